@@ -1,0 +1,60 @@
+"""The operational endpoints every service serves, and the app/lifespan glue around a runtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gridloop_common.runtime import ServiceRuntime
+
+
+def ops_router(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Broker and database reachable (503 otherwise)")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def service_app(runtime: ServiceRuntime, *, title: str, description: str) -> FastAPI:
+    """A FastAPI app whose lifespan starts and stops the runtime."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        structlog.contextvars.clear_contextvars()
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.include_router(ops_router(runtime))
+    app.state.runtime = runtime
+    return app
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    """A machine-readable error body (`code`, `detail`, extra fields)."""
+    return JSONResponse({"code": code, "detail": detail, **extra}, status_code=status)

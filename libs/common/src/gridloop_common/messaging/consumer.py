@@ -1,0 +1,244 @@
+"""Runs a service's subscriptions: decode → validate → bind log context → handle → ack.
+
+A handler failure is retried after a back-off (a copy goes to a TTL retry queue, then the original
+is acked); past the last delay it is parked in `<service>.dead` with the reason. A message that
+cannot be decoded or validated is parked at once. Nothing is acked unhandled: if even the retry
+or park publish fails, the original is returned to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from pydantic import ValidationError
+
+from gridloop_common.contracts.base import Message
+from gridloop_common.envelope import CloudEvent
+from gridloop_common.messaging.outgoing import Outgoing
+from gridloop_common.messaging.publisher import Publisher
+from gridloop_common.messaging.topology import Binding, dead_queue, retry_queue
+
+log = structlog.stdlib.get_logger("gridloop.consumer")
+
+ATTEMPT_HEADER = "x-gridloop-attempt"
+REASON_HEADER = "x-gridloop-reason"
+ORIGIN_EXCHANGE_HEADER = "x-gridloop-original-exchange"
+ORIGIN_ROUTING_KEY_HEADER = "x-gridloop-original-routing-key"
+PARKED_AT_HEADER = "x-gridloop-parked-at"
+
+
+class PermanentError(Exception):
+    """A handler's verdict that retrying cannot help (illegal transition, foreign order...)."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler may know about the message beyond its contract."""
+
+    event: CloudEvent
+    exchange: str
+    # As first published: the sender's routing key even after retries (see ORIGIN_* headers).
+    routing_key: str
+    attempt: int
+
+    @property
+    def event_id(self) -> str:
+        return self.event.id
+
+
+Handler = Callable[[Any, Delivery], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One handler per message type; `bindings` defaults to the contract's own binding."""
+
+    message: type[Message]
+    handler: Handler
+    bindings: tuple[Binding, ...] = ()
+
+    def all_bindings(self) -> tuple[Binding, ...]:
+        return self.bindings or (Binding(self.message.EXCHANGE, self.message.BINDING),)
+
+
+class ConsumerMetrics(Protocol):
+    def message_handled(self, message_type: str, outcome: str) -> None: ...
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        queue: AbstractQueue,
+        publisher: Publisher,
+        subscriptions: Sequence[Subscription],
+        retry_delays_ms: Sequence[int],
+        metrics: ConsumerMetrics,
+    ) -> None:
+        self._service = service
+        self._queue = queue
+        self._publisher = publisher
+        self._handlers = {s.message.TYPE: s for s in subscriptions}
+        self._retry_delays_ms = tuple(retry_delays_ms)
+        self._metrics = metrics
+        self._consumer_tag: str | None = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self) -> None:
+        self._consumer_tag = await self._queue.consume(self._on_message)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking messages and let the ones in hand finish (SIGTERM path)."""
+        if self._consumer_tag is not None:
+            await self._queue.cancel(self._consumer_tag)
+            self._consumer_tag = None
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("consumer_stop_timed_out", in_flight=self._in_flight)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            await self._process(message)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        headers = message.headers or {}
+        attempt = int(str(headers.get(ATTEMPT_HEADER, 1)))
+        exchange = str(headers.get(ORIGIN_EXCHANGE_HEADER, message.exchange or ""))
+        routing_key = str(headers.get(ORIGIN_ROUTING_KEY_HEADER, message.routing_key or ""))
+        try:
+            event = CloudEvent.model_validate_json(message.body)
+            subscription = self._handlers.get(event.type)
+            if subscription is None:
+                raise PermanentError(f"no handler for message type {event.type!r}")
+            payload = subscription.message.model_validate(event.data)
+        except (ValidationError, PermanentError) as error:
+            await self._park(message, exchange, routing_key, attempt, _reason(error))
+            self._metrics.message_handled("invalid", "parked")
+            return
+
+        delivery = Delivery(
+            event=event, exchange=exchange, routing_key=routing_key, attempt=attempt
+        )
+        with structlog.contextvars.bound_contextvars(
+            event_id=event.id,
+            event_type=event.type,
+            case_id=event.subject,
+            correlation_id=event.correlationid,
+        ):
+            try:
+                await subscription.handler(payload, delivery)
+            except PermanentError as error:
+                log.warning("message_refused", reason=str(error))
+                await self._park(message, exchange, routing_key, attempt, _reason(error))
+                self._metrics.message_handled(event.type, "parked")
+                return
+            except Exception as error:
+                log.exception("message_failed", attempt=attempt)
+                await self._retry_or_park(message, exchange, routing_key, attempt, error)
+                self._metrics.message_handled(event.type, "failed")
+                return
+            await message.ack()
+            self._metrics.message_handled(event.type, "handled")
+
+    async def _retry_or_park(
+        self,
+        message: AbstractIncomingMessage,
+        exchange: str,
+        routing_key: str,
+        attempt: int,
+        error: BaseException,
+    ) -> None:
+        if attempt > len(self._retry_delays_ms):
+            await self._park(message, exchange, routing_key, attempt, _reason(error))
+            return
+        delay = self._retry_delays_ms[attempt - 1]
+        copy = _copy_of(message, "", retry_queue(self._service, delay))
+        await self._forward_then_ack(
+            message,
+            copy,
+            {
+                ATTEMPT_HEADER: str(attempt + 1),
+                ORIGIN_EXCHANGE_HEADER: exchange,
+                ORIGIN_ROUTING_KEY_HEADER: routing_key,
+                REASON_HEADER: _reason(error),
+            },
+        )
+
+    async def _park(
+        self,
+        message: AbstractIncomingMessage,
+        exchange: str,
+        routing_key: str,
+        attempt: int,
+        reason: str,
+    ) -> None:
+        log.warning("message_parked", reason=reason, attempt=attempt, routing_key=routing_key)
+        copy = _copy_of(message, "", dead_queue(self._service))
+        await self._forward_then_ack(
+            message,
+            copy,
+            {
+                ATTEMPT_HEADER: str(attempt),
+                ORIGIN_EXCHANGE_HEADER: exchange,
+                ORIGIN_ROUTING_KEY_HEADER: routing_key,
+                REASON_HEADER: reason,
+                PARKED_AT_HEADER: datetime.now(UTC).isoformat(),
+            },
+        )
+
+    async def _forward_then_ack(
+        self, message: AbstractIncomingMessage, copy: Outgoing, headers: dict[str, str]
+    ) -> None:
+        try:
+            await self._publisher.publish(copy, extra_headers=headers)
+        except Exception:
+            # Could not hand the message on: give it back rather than lose it.
+            log.exception("message_forward_failed", target=copy.routing_key)
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+
+
+def _copy_of(message: AbstractIncomingMessage, exchange: str, routing_key: str) -> Outgoing:
+    kept = {
+        key: str(value)
+        for key, value in (message.headers or {}).items()
+        if key.startswith("x-gridloop-")
+    }
+    return Outgoing(
+        message_id=message.message_id or "",
+        exchange=exchange,
+        routing_key=routing_key,
+        body=message.body,
+        correlation_id=message.correlation_id,
+        content_type=message.content_type or "application/octet-stream",
+        headers=kept,
+    )
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in item['loc']) or '(body)'}: {item['msg']}"
+            for item in error.errors()
+        )
+        return f"invalid message: {problems}"[:1000]
+    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    return text[:1000]

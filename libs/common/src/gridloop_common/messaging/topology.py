@@ -1,0 +1,98 @@
+"""Exchanges and queues of DESIGN.md, declared idempotently with explicit arguments.
+
+Arguments are spelled out (delivery limit, dead-letter strategy) because RabbitMQ 3.10 and 4.x
+have different defaults, and a queue redeclared with other arguments is a channel error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractQueue
+from pamqp.common import Arguments, FieldValue
+
+from gridloop_common.contracts.base import EVENTS_EXCHANGE, ORDERS_EXCHANGE, REPLIES_EXCHANGE
+
+EXCHANGES: tuple[tuple[str, aio_pika.ExchangeType], ...] = (
+    (EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC),
+    (ORDERS_EXCHANGE, aio_pika.ExchangeType.DIRECT),
+    (REPLIES_EXCHANGE, aio_pika.ExchangeType.TOPIC),
+)
+
+
+def inbox_queue(service: str) -> str:
+    return f"{service}.inbox"
+
+
+def dead_queue(service: str) -> str:
+    return f"{service}.dead"
+
+
+def retry_queue(service: str, delay_ms: int) -> str:
+    return f"{service}.retry.{delay_ms}ms"
+
+
+def department_queue(code: str) -> str:
+    return f"dept.{code}.orders"
+
+
+def _quorum(**extra: FieldValue) -> Arguments:
+    return {"x-queue-type": "quorum", **extra}
+
+
+def _dead_letter_to(queue: str) -> dict[str, FieldValue]:
+    # Dead-letter through the default exchange straight to a named queue; at-least-once so the
+    # broker keeps the message until the target confirms it (needs reject-publish overflow).
+    return {
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": queue,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
+@dataclass(frozen=True)
+class Binding:
+    exchange: str
+    routing_key: str
+
+
+async def declare_exchanges(channel: AbstractChannel) -> None:
+    for name, kind in EXCHANGES:
+        await channel.declare_exchange(name, kind, durable=True)
+
+
+async def declare_inbox(
+    channel: AbstractChannel,
+    service: str,
+    bindings: Iterable[Binding],
+    retry_delays_ms: Iterable[int],
+    delivery_limit: int,
+) -> AbstractQueue:
+    """The service's quorum inbox, its retry tiers and its parking queue."""
+    await channel.declare_queue(dead_queue(service), durable=True, arguments=_quorum())
+    inbox = await channel.declare_queue(
+        inbox_queue(service),
+        durable=True,
+        arguments=_quorum(
+            **{"x-delivery-limit": delivery_limit}, **_dead_letter_to(dead_queue(service))
+        ),
+    )
+    for delay in retry_delays_ms:
+        await channel.declare_queue(
+            retry_queue(service, delay),
+            durable=True,
+            arguments=_quorum(**{"x-message-ttl": delay}, **_dead_letter_to(inbox_queue(service))),
+        )
+    for binding in bindings:
+        await inbox.bind(binding.exchange, binding.routing_key)
+    return inbox
+
+
+async def declare_department_queue(channel: AbstractChannel, code: str) -> AbstractQueue:
+    """`dept.<code>.orders`, bound to gridloop.orders by the department's code only."""
+    queue = await channel.declare_queue(department_queue(code), durable=True, arguments=_quorum())
+    await queue.bind(ORDERS_EXCHANGE, code)
+    return queue

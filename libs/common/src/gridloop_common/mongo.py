@@ -1,0 +1,69 @@
+"""PyMongo async helpers: one client per process, indexes declared at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+Document = dict[str, Any]
+Collection = AsyncCollection[Document]
+Database = AsyncDatabase[Document]
+Client = AsyncMongoClient[Document]
+
+__all__ = [
+    "Client",
+    "Collection",
+    "Database",
+    "Document",
+    "DuplicateKeyError",
+    "IndexSpec",
+    "PyMongoError",
+    "create_client",
+    "ensure_indexes",
+    "ping",
+]
+
+
+def create_client(url: str, *, server_selection_timeout_ms: int = 5_000) -> Client:
+    # tz_aware: every datetime read back is UTC-aware, matching the Clock's values.
+    return AsyncMongoClient(
+        url,
+        tz_aware=True,
+        tzinfo=UTC,
+        serverSelectionTimeoutMS=server_selection_timeout_ms,
+        connectTimeoutMS=server_selection_timeout_ms,
+    )
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    collection: str
+    keys: Sequence[tuple[str, int]]
+    unique: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return "_".join(f"{key}_{direction}" for key, direction in self.keys)
+
+
+async def ensure_indexes(database: Database, specs: Iterable[IndexSpec]) -> None:
+    for spec in specs:
+        await database[spec.collection].create_index(
+            list(spec.keys), name=spec.name, unique=spec.unique, **dict(spec.options)
+        )
+
+
+async def ping(client: Client) -> bool:
+    try:
+        await client.admin.command("ping")
+    except PyMongoError:
+        return False
+    return True

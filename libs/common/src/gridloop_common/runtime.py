@@ -1,0 +1,121 @@
+"""Connections and background work one service process owns: broker, database, relay, consumer.
+
+`ServiceRuntime` is built by each service's bootstrap and started/stopped by the FastAPI lifespan,
+so nothing connects at import time and SIGTERM (uvicorn's shutdown) drains in-flight work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+
+from gridloop_common.clock import Clock
+from gridloop_common.messaging.consumer import Consumer, Subscription
+from gridloop_common.messaging.publisher import Publisher
+from gridloop_common.messaging.topology import declare_exchanges, declare_inbox
+from gridloop_common.metrics import ServiceMetrics
+from gridloop_common.mongo import Client, Collection, Database, IndexSpec, ensure_indexes, ping
+from gridloop_common.outbox import OutboxRelay, outbox_indexes
+from gridloop_common.settings import ServiceSettings
+
+log = structlog.stdlib.get_logger("gridloop.runtime")
+
+TopologyStep = Callable[[AbstractChannel], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    clock: Clock
+    mongo: Client
+    metrics: ServiceMetrics
+    subscriptions: Sequence[Subscription] = ()
+    indexes: Sequence[IndexSpec] = ()
+    outbox_collections: Sequence[str] = ()
+    extra_topology: Sequence[TopologyStep] = ()
+    connection: AbstractRobustConnection | None = None
+    publisher: Publisher | None = None
+    relay: OutboxRelay | None = None
+    _consumer: Consumer | None = None
+    _started: list[str] = field(default_factory=list)
+
+    @property
+    def database(self) -> Database:
+        return self.mongo[self.settings.database_name]
+
+    def collection(self, name: str) -> Collection:
+        return self.database[name]
+
+    async def start(self) -> None:
+        settings = self.settings
+        await ensure_indexes(
+            self.database,
+            [*self.indexes, *(i for c in self.outbox_collections for i in outbox_indexes(c))],
+        )
+        self.connection = await aio_pika.connect_robust(
+            settings.rabbitmq_url, client_properties={"connection_name": settings.service_name}
+        )
+        channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        await declare_exchanges(channel)
+        for step in self.extra_topology:
+            await step(channel)
+        self.publisher = Publisher(channel, app_id=settings.service_name)
+        self.relay = OutboxRelay(
+            [self.collection(name) for name in self.outbox_collections],
+            self.publisher,
+            self.clock,
+            sweep_interval_seconds=settings.outbox_sweep_interval_seconds,
+            grace_seconds=settings.outbox_grace_seconds,
+        )
+        await self.relay.start()
+        if self.subscriptions:
+            # A channel of its own, so prefetch limits consumption only, not publishing.
+            consume_channel = await self.connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+            await consume_channel.set_qos(prefetch_count=settings.prefetch)
+            inbox = await declare_inbox(
+                consume_channel,
+                settings.service_name,
+                [b for s in self.subscriptions for b in s.all_bindings()],
+                settings.retry_delays_ms,
+                settings.delivery_limit,
+            )
+            self._consumer = Consumer(
+                service=settings.service_name,
+                queue=inbox,
+                publisher=Publisher(consume_channel, app_id=settings.service_name),
+                subscriptions=self.subscriptions,
+                retry_delays_ms=settings.retry_delays_ms,
+                metrics=self.metrics,
+            )
+            await self._consumer.start()
+        log.info("service_started", port=settings.http_port)
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        if self.connection is not None:
+            await self.connection.close()
+        await self.mongo.close()
+        log.info("service_stopped")
+
+    async def readiness(self) -> dict[str, bool]:
+        broker = self.connection is not None and not self.connection.is_closed
+        return {"broker": broker, "database": await ping(self.mongo)}
+
+    def require_publisher(self) -> Publisher:
+        if self.publisher is None:
+            raise RuntimeError("runtime not started")
+        return self.publisher
+
+    def require_relay(self) -> OutboxRelay:
+        if self.relay is None:
+            raise RuntimeError("runtime not started")
+        return self.relay

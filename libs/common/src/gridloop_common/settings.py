@@ -1,0 +1,72 @@
+"""Settings shared by every service, read from the environment and validated at start-up."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Environment names are the field names in upper case (`RABBITMQ_URL`, `HTTP_PORT`, ...)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # retryWrites=false: MongoDB-wire stand-ins and standalone servers have no retryable writes.
+    mongodb_url: str = "mongodb://127.0.0.1:27017/?retryWrites=false"
+    # Empty means `gridloop_<service>`; a service owns its database and no other reads it.
+    mongodb_database: str = ""
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # How many messages one replica handles at once; see docs/messaging.md for the trade-off.
+    prefetch: int = Field(default=64, ge=1, le=5000)
+    # Back-off before each retry of a failed message; once spent, the message is parked.
+    retry_delays_ms: Annotated[tuple[int, ...], NoDecode] = (1_000, 5_000, 30_000)
+    # Broker-side cap on redeliveries of a message that kills its consumer before any ack.
+    delivery_limit: int = Field(default=10, ge=1)
+    outbox_sweep_interval_seconds: float = Field(default=1.0, gt=0)
+    # A pending outbox entry younger than this belongs to the replica that just wrote it.
+    outbox_grace_seconds: float = Field(default=2.0, ge=0)
+    # Test-only fault injection: the named point SIGKILLs the process (see docs/testing.md).
+    gridloop_fault_point: str = ""
+
+    @field_validator("retry_delays_ms", mode="before")
+    @classmethod
+    def _split_delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            return tuple(int(p) for p in parts)
+        return value
+
+    @field_validator("retry_delays_ms")
+    @classmethod
+    def _positive_delays(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d <= 0 for d in value):
+            raise ValueError("every retry delay must be a positive number of milliseconds")
+        return value
+
+    @property
+    def database_name(self) -> str:
+        return self.mongodb_database or f"gridloop_{self.service_name.replace('-', '_')}"
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def load_settings(settings_class: type[SettingsT]) -> SettingsT:
+    """Read settings from the environment; on error, name every bad variable and exit."""
+    try:
+        return settings_class()
+    except ValidationError as error:
+        lines = [f"invalid configuration for {settings_class.__name__}:"]
+        for problem in error.errors():
+            name = "_".join(str(part) for part in problem["loc"]).upper()
+            lines.append(f"  {name}: {problem['msg']} (got {problem.get('input')!r})")
+        sys.stderr.write("\n".join(lines) + "\n")
+        raise SystemExit(2) from None

@@ -1,0 +1,1 @@
+"""Test support: real infrastructure discovery, per-test isolation, polling, service processes."""
