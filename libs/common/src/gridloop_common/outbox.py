@@ -19,6 +19,7 @@ import structlog
 
 from gridloop_common.clock import Clock
 from gridloop_common.messaging.outgoing import Outgoing
+from gridloop_common.messaging.publisher import PublishFailed
 from gridloop_common.mongo import Collection, Document, IndexSpec
 
 log = structlog.stdlib.get_logger("gridloop.outbox")
@@ -91,8 +92,10 @@ class OutboxRelay:
             name, document_id = await self._queue.get()
             try:
                 await self.relay(self._collections[name], {"_id": document_id})
+            except PublishFailed as error:
+                # Unroutable or nacked: it stays pending and the sweep tries again later.
+                log.warning("outbox_publish_refused", collection=name, reason=str(error))
             except Exception:
-                # The sweep will find the document again after the grace period.
                 log.exception("outbox_relay_failed", collection=name)
             finally:
                 self._queue.task_done()
@@ -126,8 +129,14 @@ class OutboxRelay:
                     {"$set": {"outbox_lease": now + self._lease}},
                     projection={"outbox": 1},
                 )
-                if claimed is not None:
+                if claimed is None:
+                    continue
+                try:
                     relayed += await self._publish_and_remove(collection, claimed)
+                except PublishFailed as error:
+                    log.warning(
+                        "outbox_publish_refused", collection=collection.name, reason=str(error)
+                    )
         return relayed
 
     async def relay(self, collection: Collection, selector: Document) -> int:

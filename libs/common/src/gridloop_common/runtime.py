@@ -6,6 +6,7 @@ so nothing connects at import time and SIGTERM (uvicorn's shutdown) drains in-fl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ from gridloop_common.settings import ServiceSettings
 log = structlog.stdlib.get_logger("gridloop.runtime")
 
 TopologyStep = Callable[[AbstractChannel], Awaitable[None]]
+# A loop the service runs for its whole life (e.g. sla-monitor's timer scan); cancelled on stop.
+BackgroundLoop = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -37,11 +40,12 @@ class ServiceRuntime:
     indexes: Sequence[IndexSpec] = ()
     outbox_collections: Sequence[str] = ()
     extra_topology: Sequence[TopologyStep] = ()
+    background: Sequence[BackgroundLoop] = ()
     connection: AbstractRobustConnection | None = None
     publisher: Publisher | None = None
     relay: OutboxRelay | None = None
     _consumer: Consumer | None = None
-    _started: list[str] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def database(self) -> Database:
@@ -94,9 +98,13 @@ class ServiceRuntime:
                 metrics=self.metrics,
             )
             await self._consumer.start()
+        self._tasks = [asyncio.create_task(_supervised(loop)) for loop in self.background]
         log.info("service_started", port=settings.http_port)
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._consumer is not None:
             await self._consumer.stop()
         if self.relay is not None:
@@ -119,3 +127,16 @@ class ServiceRuntime:
         if self.relay is None:
             raise RuntimeError("runtime not started")
         return self.relay
+
+
+async def _supervised(loop: BackgroundLoop) -> None:
+    """Keep a background loop alive: log a crash and start it again after a pause."""
+    while True:
+        try:
+            await loop()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background_loop_crashed", loop=getattr(loop, "__qualname__", "?"))
+            await asyncio.sleep(1.0)

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""intake: every reporting channel normalized into one report, published as `report.received`."""

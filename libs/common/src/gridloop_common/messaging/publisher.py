@@ -50,7 +50,7 @@ class Publisher:
         except aio_pika.exceptions.DeliveryError as error:
             raise PublishFailed(
                 f"broker refused {outgoing.exchange or '(default)'}/{outgoing.routing_key}: "
-                f"{error.frame!r}"
+                f"{_describe(error)}"
             ) from error
 
     async def publish_all(self, outgoings: Iterable[Outgoing]) -> None:
@@ -61,3 +61,9 @@ class Publisher:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+
+def _describe(error: aio_pika.exceptions.DeliveryError) -> str:
+    frame = error.frame
+    text = getattr(frame, "reply_text", None)
+    return str(text) if text else type(frame).__name__

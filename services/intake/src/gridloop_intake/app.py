@@ -1,0 +1,23 @@
+"""intake's FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from gridloop_common.clock import Clock
+from gridloop_common.http import service_app
+from gridloop_intake.api import router
+from gridloop_intake.bootstrap import build_deps
+from gridloop_intake.settings import IntakeSettings
+
+
+def create_app(settings: IntakeSettings, clock: Clock | None = None) -> FastAPI:
+    deps = build_deps(settings, clock)
+    app = service_app(
+        deps.runtime,
+        title="gridloop intake",
+        description="Takes reports from every channel and publishes `report.received`.",
+    )
+    app.state.deps = deps
+    app.include_router(router)
+    return app

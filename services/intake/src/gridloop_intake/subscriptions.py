@@ -1,0 +1,14 @@
+"""What intake consumes, in one place."""
+
+from __future__ import annotations
+
+from gridloop_common.contracts import CaseAccepted, CaseDispatched
+from gridloop_common.messaging import Subscription
+from gridloop_intake.handlers import CaseStatusHandlers
+
+
+def subscriptions(handlers: CaseStatusHandlers) -> list[Subscription]:
+    return [
+        Subscription(CaseDispatched, handlers.on_dispatched),
+        Subscription(CaseAccepted, handlers.on_accepted),
+    ]
