@@ -123,6 +123,10 @@ class ServiceRuntime:
             raise RuntimeError("runtime not started")
         return self.publisher
 
+    def relay_now(self, collection: Collection, document_id: object) -> None:
+        """Ask the relay to publish a document's just-stored outbox events."""
+        self.require_relay().notify(collection, document_id)
+
     def require_relay(self) -> OutboxRelay:
         if self.relay is None:
             raise RuntimeError("runtime not started")

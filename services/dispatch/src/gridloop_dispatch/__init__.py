@@ -1,1 +1,1 @@
-"""placeholder"""
+"""dispatch: the smart-governance center — opens cases, routes work orders, records replies."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -38,8 +39,9 @@ class Isolated:
         return f"{self.prefix}_{service.replace('-', '_')}"
 
 
-@pytest.fixture
-def isolated(infrastructure: Infrastructure) -> Iterator[Isolated]:
+@contextlib.contextmanager
+def isolation(infrastructure: Infrastructure) -> Iterator[Isolated]:
+    """A fresh vhost and database-name prefix, removed afterwards."""
     token = uuid.uuid4().hex[:10]
     vhost = f"gridloop-test-{token}"
     admin = VhostAdmin(infrastructure.management_url)
@@ -54,6 +56,12 @@ def isolated(infrastructure: Infrastructure) -> Iterator[Isolated]:
         )
     finally:
         admin.delete(vhost)
+
+
+@pytest.fixture
+def isolated(infrastructure: Infrastructure) -> Iterator[Isolated]:
+    with isolation(infrastructure) as isolated:
+        yield isolated
 
 
 @pytest.fixture

@@ -1,0 +1,60 @@
+"""Cross-service fixtures: real processes, a private vhost, a webhook sink."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractChannel
+
+from gridloop_common.testing.fixtures import Isolated
+from tests.integration.system import HttpSink, System
+
+# Short windows so hours-long rules are tested in seconds (see docs/testing.md).
+FAST_ENV = {
+    "SLA_ACCEPT_WINDOW_SECONDS": "3",
+    "SLA_TICK_SECONDS": "0.2",
+    "RETRY_DELAYS_MS": "200,400",
+    "OUTBOX_SWEEP_INTERVAL_SECONDS": "0.5",
+    "OUTBOX_GRACE_SECONDS": "1",
+    "PREFETCH": "32",
+}
+
+
+@pytest.fixture
+def sink() -> Iterator[HttpSink]:
+    server = HttpSink()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def system(
+    isolated: Isolated, sink: HttpSink, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[System]:
+    env = {**FAST_ENV, "NOTIFY_REPORTER_WEBHOOK_URL": sink.url}
+    running = System(isolated=isolated, log_dir=tmp_path, env=env)
+    try:
+        yield running
+    finally:
+        running.stop_all()
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print(running.logs())
+
+
+@pytest.fixture
+async def amqp(isolated: Isolated) -> AsyncIterator[AbstractChannel]:
+    connection = await aio_pika.connect_robust(isolated.rabbitmq_url)
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    yield channel
+    await connection.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,92 @@
+"""`make up`: the MongoDB(-wire stand-in) and the five services on this machine, logs prefixed.
+
+Uses RabbitMQ from RABBITMQ_URL (default: the local broker) and MongoDB from MONGODB_URL; when
+MONGODB_URL is unset it starts the SecantusDB stand-in with its data under `.data/mongo`.
+Ctrl-C (or SIGTERM) stops every service cleanly, then the stand-in.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+from gridloop_common.testing.processes import SERVICES
+from gridloop_common.testing.secantus import StandInMongo, start_stand_in
+
+ROOT = Path(__file__).resolve().parent.parent
+# Development defaults a city operator can override from the environment.
+DEV_DEFAULTS = {
+    "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/",
+    "LOG_FORMAT": "console",
+    "GRIDLOOP_OPEN311_API_KEYS": "dev-open311-key",
+}
+
+
+def _pump(prefix: str, stream: IO[bytes]) -> None:
+    for line in iter(stream.readline, b""):
+        sys.stdout.write(f"{prefix} {line.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    env = {**DEV_DEFAULTS, **os.environ}
+    stand_in: StandInMongo | None = None
+    if "MONGODB_URL" not in os.environ:
+        stand_in = start_stand_in(data_dir=ROOT / ".data" / "mongo", port=27017)
+        env["MONGODB_URL"] = stand_in.url
+        _say(f"[devstack] MongoDB-wire stand-in at {stand_in.url} (data in .data/mongo)")
+    width = max(len(name) for name in SERVICES)
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    for name, (module, default_port) in SERVICES.items():
+        # INTAKE_PORT, SLA_MONITOR_PORT, ... move one service off its default port.
+        port = env.get(f"{name.upper().replace('-', '_')}_PORT", str(default_port))
+        process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env={**env, "HTTP_PORT": port},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert process.stdout is not None
+        threading.Thread(
+            target=_pump, args=(f"[{name:<{width}}]", process.stdout), daemon=True
+        ).start()
+        processes[name] = process
+        _say(f"[devstack] {name:<{width}} http://127.0.0.1:{port}  (docs: /docs)")
+    _say("[devstack] RabbitMQ management: http://127.0.0.1:15672 (guest/guest); Ctrl-C stops")
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        while not stopping.wait(0.5):
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    _say(f"[devstack] {name} exited with {process.returncode}; stopping")
+                    stopping.set()
+    except KeyboardInterrupt:
+        pass
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes.values():
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    if stand_in is not None:
+        stand_in.stop()
+    _say("[devstack] stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
