@@ -1,0 +1,81 @@
+"""Ranking periods (month, quarter, year) as the city counts them: calendar of Asia/Shanghai."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+# Rankings follow the local calendar: a case dispatched at 01:00 on 1 November in Ningguo is a
+# November case, although it is still 31 October in UTC.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+Granularity = Literal["month", "quarter", "year"]
+GRANULARITIES: tuple[Granularity, ...] = ("month", "quarter", "year")
+# Named in the 422 answer to a malformed period, so a client can correct itself.
+EXPECTED_FORMATS: dict[Granularity, str] = {
+    "month": "YYYY-MM",
+    "quarter": "YYYY-Qn",
+    "year": "YYYY",
+}
+
+# [0-9], not \d: \d would accept non-ASCII digits such as "٢٠٢٦".
+_PATTERNS: tuple[tuple[Granularity, re.Pattern[str]], ...] = (
+    ("month", re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")),
+    ("quarter", re.compile(r"[0-9]{4}-Q[1-4]")),
+    ("year", re.compile(r"[0-9]{4}")),
+)
+
+
+class InvalidPeriod(ValueError):
+    """A period key in none of the EXPECTED_FORMATS."""
+
+
+@dataclass(frozen=True)
+class Period:
+    granularity: Granularity
+    key: str
+
+
+def local_time(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        # A naive time has no place on the calendar; guessing UTC here would hide a bug upstream.
+        raise ValueError("period keys need a timezone-aware datetime")
+    return when.astimezone(SHANGHAI)
+
+
+def month_key(when: datetime) -> str:
+    local = local_time(when)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def quarter_key(when: datetime) -> str:
+    local = local_time(when)
+    return f"{local.year:04d}-Q{(local.month - 1) // 3 + 1}"
+
+
+def year_key(when: datetime) -> str:
+    return f"{local_time(when).year:04d}"
+
+
+def period_key(when: datetime, granularity: Granularity) -> str:
+    if granularity == "month":
+        return month_key(when)
+    if granularity == "quarter":
+        return quarter_key(when)
+    return year_key(when)
+
+
+def period_keys(when: datetime) -> dict[str, str]:
+    """Every period `when` falls in, e.g. {"month": "2026-11", "quarter": "2026-Q4", ...}."""
+    return {granularity: period_key(when, granularity) for granularity in GRANULARITIES}
+
+
+def parse_period(text: str) -> Period:
+    for granularity, pattern in _PATTERNS:
+        if pattern.fullmatch(text):
+            return Period(granularity, text)
+    expected = ", ".join(EXPECTED_FORMATS.values())
+    raise InvalidPeriod(f"period {text!r} is not one of {expected}")
