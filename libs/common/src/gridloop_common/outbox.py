@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -25,6 +25,9 @@ from gridloop_common.mongo import Collection, Document, IndexSpec
 log = structlog.stdlib.get_logger("gridloop.outbox")
 
 PENDING = "outbox_pending"
+
+# What a writer calls after storing events: "publish this document's outbox now".
+RelayNow = Callable[[Collection, Any], None]
 
 
 def outbox_fields(outgoings: Sequence[Outgoing], now: datetime) -> Document:

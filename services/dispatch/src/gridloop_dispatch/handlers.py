@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import structlog
 
@@ -14,7 +12,7 @@ from gridloop_common.contracts import AcceptOrder, ReportReceived
 from gridloop_common.envelope import derived_id
 from gridloop_common.faults import crash_point
 from gridloop_common.messaging import Delivery, PermanentError, envelope
-from gridloop_common.mongo import Collection
+from gridloop_common.outbox import RelayNow
 from gridloop_dispatch import cases
 from gridloop_dispatch.repository import CaseRepository
 
@@ -24,7 +22,7 @@ log = structlog.stdlib.get_logger("gridloop.dispatch")
 @dataclass(frozen=True)
 class DispatchHandlers:
     repository: CaseRepository
-    relay_now: Callable[[Collection, Any], None]
+    relay_now: RelayNow
     clock: Clock
     accept_window: timedelta
     fault_point: str = ""

@@ -1,0 +1,14 @@
+"""What sla-monitor consumes, in one place."""
+
+from __future__ import annotations
+
+from gridloop_common.contracts import CaseAccepted, CaseDispatched
+from gridloop_common.messaging import Subscription
+from gridloop_sla_monitor.handlers import ClockHandlers
+
+
+def subscriptions(handlers: ClockHandlers) -> list[Subscription]:
+    return [
+        Subscription(CaseDispatched, handlers.on_dispatched),
+        Subscription(CaseAccepted, handlers.on_accepted),
+    ]
