@@ -41,6 +41,8 @@ class ServiceRuntime:
     outbox_collections: Sequence[str] = ()
     extra_topology: Sequence[TopologyStep] = ()
     background: Sequence[BackgroundLoop] = ()
+    # Closed last on stop, after in-flight messages finished (e.g. an outgoing HTTP client).
+    closers: Sequence[Callable[[], Awaitable[None]]] = ()
     connection: AbstractRobustConnection | None = None
     publisher: Publisher | None = None
     relay: OutboxRelay | None = None
@@ -112,6 +114,8 @@ class ServiceRuntime:
         if self.connection is not None:
             await self.connection.close()
         await self.mongo.close()
+        for close in self.closers:
+            await close()
         log.info("service_stopped")
 
     async def readiness(self) -> dict[str, bool]:

@@ -67,6 +67,7 @@ def load_settings(settings_class: type[SettingsT]) -> SettingsT:
         lines = [f"invalid configuration for {settings_class.__name__}:"]
         for problem in error.errors():
             name = "_".join(str(part) for part in problem["loc"]).upper()
-            lines.append(f"  {name}: {problem['msg']} (got {problem.get('input')!r})")
+            # The bad value is not echoed: it may be a password or a URL carrying a token.
+            lines.append(f"  {name}: {problem['msg']}")
         sys.stderr.write("\n".join(lines) + "\n")
         raise SystemExit(2) from None

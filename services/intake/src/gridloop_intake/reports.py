@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gridloop_common.contracts import GeoPoint, ReportReceived
 from gridloop_common.contracts.reports import Channel
+from gridloop_common.envelope import derived_id
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 
@@ -28,8 +29,14 @@ class NewReport(BaseModel):
     )
 
 
+def anonymous_reporter_id(report_id: str) -> str:
+    """A pseudonym for a reporter who left no contact: notices go back through the report."""
+    return "P-" + derived_id("reporter", report_id)[:18]
+
+
 def report_event(report_id: str, submission: NewReport, received_at: datetime) -> ReportReceived:
     return ReportReceived(
+        reporter_id=anonymous_reporter_id(report_id),
         report_id=report_id,
         channel=submission.channel,
         grid_id=submission.grid_id,
