@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from datetime import UTC, datetime
 from typing import Any
 
@@ -138,3 +139,12 @@ async def test_malformed_message_on_every_inbox_is_parked_and_the_next_is_handle
     async with httpx.AsyncClient(timeout=10) as client:
         await report(client, system, "malformed messages did not stop the loop")
     await next_message(orders, "a work order after the malformed messages")
+
+
+async def test_every_service_stops_cleanly_on_sigterm(system: System) -> None:
+    system.start(ALL_SERVICES)
+    exit_codes = {name: process.stop(timeout=20) for name, process in system.processes.items()}
+    # uvicorn finishes its graceful shutdown, then re-raises the signal it caught.
+    assert exit_codes == dict.fromkeys(ALL_SERVICES, -signal.SIGTERM)
+    for name, process in system.processes.items():
+        assert '"service_stopped"' in process.log_tail(), f"{name} did not drain and close"
