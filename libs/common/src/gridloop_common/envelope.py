@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,9 @@ def new_event_id() -> str:
 
 def derived_id(namespace: str, *parts: str) -> str:
     """A stable id from stable inputs: a redelivered message derives the same id again."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"gridloop:{namespace}:" + ":".join(parts)))
+    # JSON-encoded so that ("a:b", "c") and ("a", "b:c") cannot collide.
+    name = json.dumps(["gridloop", namespace, *parts], ensure_ascii=False)
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
 class CloudEvent(BaseModel):

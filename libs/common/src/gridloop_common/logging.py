@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import sys
@@ -9,12 +10,14 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+from pydantic import BaseModel
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-# Chinese mobile numbers: 11 digits starting 1[3-9], not part of a longer digit run.
-_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-# Resident ID-card numbers: 17 digits and a digit or X, not part of a longer run.
-_ID_CARD = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+# Chinese mobile numbers: 1[3-9] and 9 more digits, optionally behind +86/86 and written in
+# 3-4-4 groups with spaces or hyphens; not part of a longer digit run.
+_MOBILE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
+# Resident ID-card numbers: 17 digits and a digit or X, not part of a longer digit run.
+_ID_CARD = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 # Keys whose values identify a resident, wherever they appear in a log event.
 SENSITIVE_KEYS = frozenset(
     {
@@ -48,15 +51,24 @@ def redact_text(text: str) -> str:
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        # A phone number logged as a number is still a phone number.
+        return REDACTED if redact_text(str(value)) != str(value) else value
+    if isinstance(value, BaseModel):
+        return _redact_value(value.model_dump(mode="json"))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _redact_value(dataclasses.asdict(value))
     if isinstance(value, Mapping):
         return {
-            key: REDACTED if str(key).lower() in SENSITIVE_KEYS else _redact_value(item)
+            redact_text(str(key)): REDACTED
+            if str(key).lower() in SENSITIVE_KEYS
+            else _redact_value(item)
             for key, item in value.items()
         }
-    if isinstance(value, list | tuple | set):
+    if isinstance(value, list | tuple | set | frozenset):
         return [_redact_value(item) for item in value]
-    if isinstance(value, int | float | bool) or value is None:
-        return value
     return redact_text(str(value))
 
 
