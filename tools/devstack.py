@@ -55,6 +55,8 @@ def main() -> int:
             env={**env, "HTTP_PORT": port},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            # Own session: Ctrl-C reaches only this launcher, which stops the services in order.
+            start_new_session=True,
         )
         assert process.stdout is not None
         threading.Thread(
@@ -74,6 +76,9 @@ def main() -> int:
                     stopping.set()
     except KeyboardInterrupt:
         pass
+    # A second Ctrl-C (or uv forwarding the first) must not cut the clean shutdown short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _say("[devstack] stopping: SIGTERM to every service, waiting for them to drain")
     for process in processes.values():
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
