@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -37,8 +37,15 @@ def ops_router(runtime: ServiceRuntime) -> APIRouter:
     return router
 
 
-def service_app(runtime: ServiceRuntime, *, title: str, description: str) -> FastAPI:
-    """A FastAPI app whose lifespan starts and stops the runtime."""
+def service_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    deps: object,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """A FastAPI app whose lifespan starts and stops the runtime; `deps` serve the routes."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -51,8 +58,16 @@ def service_app(runtime: ServiceRuntime, *, title: str, description: str) -> Fas
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.include_router(ops_router(runtime))
+    for router in routers:
+        app.include_router(router)
     app.state.runtime = runtime
+    app.state.deps = deps
     return app
+
+
+def app_deps(request: Request) -> Any:
+    """The `deps` object given to `service_app`, for a service's typed dependency alias."""
+    return request.app.state.deps
 
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:

@@ -9,17 +9,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
-from gridloop_common.clock import Clock
+from gridloop_common.clock import Clock, SystemClock
 from gridloop_common.messaging.consumer import Consumer, Subscription
 from gridloop_common.messaging.publisher import Publisher
 from gridloop_common.messaging.topology import declare_exchanges, declare_inbox
 from gridloop_common.metrics import ServiceMetrics
-from gridloop_common.mongo import Client, Collection, Database, IndexSpec, ensure_indexes, ping
+from gridloop_common.mongo import (
+    Client,
+    Collection,
+    Database,
+    IndexSpec,
+    create_client,
+    ensure_indexes,
+    ping,
+)
 from gridloop_common.outbox import OutboxRelay, outbox_indexes
 from gridloop_common.settings import ServiceSettings
 
@@ -135,6 +144,19 @@ class ServiceRuntime:
         if self.relay is None:
             raise RuntimeError("runtime not started")
         return self.relay
+
+
+def runtime_for(
+    settings: ServiceSettings, clock: Clock | None = None, **parts: Any
+) -> ServiceRuntime:
+    """A runtime with this process's database client and metrics; `parts` are the service's own."""
+    return ServiceRuntime(
+        settings=settings,
+        clock=clock or SystemClock(),
+        mongo=create_client(settings.mongodb_url),
+        metrics=ServiceMetrics(settings.service_name),
+        **parts,
+    )
 
 
 async def _supervised(loop: BackgroundLoop) -> None:

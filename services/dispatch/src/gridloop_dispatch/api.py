@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from gridloop_common.catalogue import DEPARTMENTS
-from gridloop_common.http import problem
+from gridloop_common.http import app_deps, problem
 from gridloop_common.messaging import department_queue
 from gridloop_dispatch.bootstrap import DispatchDeps
 
-
-def get_deps(request: Request) -> DispatchDeps:
-    deps: DispatchDeps = request.app.state.deps
-    return deps
-
-
-Deps = Annotated[DispatchDeps, Depends(get_deps)]
+Deps = Annotated[DispatchDeps, Depends(app_deps)]
 
 router = APIRouter(prefix="/v1")
 

@@ -13,11 +13,10 @@ from gridloop_dispatch.settings import DispatchSettings
 
 def create_app(settings: DispatchSettings, clock: Clock | None = None) -> FastAPI:
     deps = build_deps(settings, clock)
-    app = service_app(
+    return service_app(
         deps.runtime,
         title="gridloop dispatch",
         description="Opens cases, routes work orders to department queues, records replies.",
+        deps=deps,
+        routers=[router],
     )
-    app.state.deps = deps
-    app.include_router(router)
-    return app

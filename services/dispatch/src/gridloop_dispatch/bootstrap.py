@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from gridloop_common.clock import Clock, SystemClock
-from gridloop_common.metrics import ServiceMetrics
-from gridloop_common.mongo import create_client
-from gridloop_common.runtime import ServiceRuntime
+from gridloop_common.clock import Clock
+from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_dispatch import repository
 from gridloop_dispatch.handlers import DispatchHandlers
 from gridloop_dispatch.settings import DispatchSettings
@@ -25,11 +23,9 @@ class DispatchDeps:
 
 
 def build_deps(settings: DispatchSettings, clock: Clock | None = None) -> DispatchDeps:
-    runtime = ServiceRuntime(
-        settings=settings,
-        clock=clock or SystemClock(),
-        mongo=create_client(settings.mongodb_url),
-        metrics=ServiceMetrics(settings.service_name),
+    runtime = runtime_for(
+        settings,
+        clock,
         indexes=repository.INDEXES,
         outbox_collections=[repository.CASES],
         extra_topology=[declare_department_queues],

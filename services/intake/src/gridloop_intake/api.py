@@ -5,22 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
-from gridloop_common.http import problem
+from gridloop_common.http import app_deps, problem
 from gridloop_common.messaging import envelope
 from gridloop_intake.bootstrap import IntakeDeps
 from gridloop_intake.reports import NewReport, report_document, report_event
 
-
-def get_deps(request: Request) -> IntakeDeps:
-    deps: IntakeDeps = request.app.state.deps
-    return deps
-
-
-Deps = Annotated[IntakeDeps, Depends(get_deps)]
+Deps = Annotated[IntakeDeps, Depends(app_deps)]
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 

@@ -13,11 +13,10 @@ from gridloop_intake.settings import IntakeSettings
 
 def create_app(settings: IntakeSettings, clock: Clock | None = None) -> FastAPI:
     deps = build_deps(settings, clock)
-    app = service_app(
+    return service_app(
         deps.runtime,
         title="gridloop intake",
         description="Takes reports from every channel and publishes `report.received`.",
+        deps=deps,
+        routers=[router],
     )
-    app.state.deps = deps
-    app.include_router(router)
-    return app

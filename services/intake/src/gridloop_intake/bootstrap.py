@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gridloop_common.clock import Clock, SystemClock
-from gridloop_common.metrics import ServiceMetrics
-from gridloop_common.mongo import create_client
+from gridloop_common.clock import Clock
 from gridloop_common.outbox import OutboxRelay
-from gridloop_common.runtime import ServiceRuntime
+from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_intake import repository
 from gridloop_intake.handlers import CaseStatusHandlers
 from gridloop_intake.settings import IntakeSettings
@@ -31,11 +29,9 @@ class IntakeDeps:
 
 
 def build_deps(settings: IntakeSettings, clock: Clock | None = None) -> IntakeDeps:
-    runtime = ServiceRuntime(
-        settings=settings,
-        clock=clock or SystemClock(),
-        mongo=create_client(settings.mongodb_url),
-        metrics=ServiceMetrics(settings.service_name),
+    runtime = runtime_for(
+        settings,
+        clock,
         indexes=repository.INDEXES,
         outbox_collections=[repository.REPORTS],
     )

@@ -5,20 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from gridloop_common.http import problem
+from gridloop_common.http import app_deps, problem
 from gridloop_common.mongo import Document
 from gridloop_notify.bootstrap import NotifyDeps
 
-
-def get_deps(request: Request) -> NotifyDeps:
-    deps: NotifyDeps = request.app.state.deps
-    return deps
-
-
-Deps = Annotated[NotifyDeps, Depends(get_deps)]
+Deps = Annotated[NotifyDeps, Depends(app_deps)]
 
 router = APIRouter(prefix="/v1", tags=["deliveries"])
 

@@ -13,11 +13,10 @@ from gridloop_notify.settings import NotifySettings
 
 def create_app(settings: NotifySettings, clock: Clock | None = None) -> FastAPI:
     deps = build_deps(settings, clock)
-    app = service_app(
+    return service_app(
         deps.runtime,
         title="gridloop notify",
         description="Tells reporters what happened to their cases and tracks every delivery.",
+        deps=deps,
+        routers=[router],
     )
-    app.state.deps = deps
-    app.include_router(router)
-    return app

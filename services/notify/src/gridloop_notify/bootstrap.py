@@ -7,10 +7,8 @@ from datetime import timedelta
 
 import httpx
 
-from gridloop_common.clock import Clock, SystemClock
-from gridloop_common.metrics import ServiceMetrics
-from gridloop_common.mongo import create_client
-from gridloop_common.runtime import ServiceRuntime
+from gridloop_common.clock import Clock
+from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_notify import repository
 from gridloop_notify.channels import Channel, RecordOnlyChannel, WebhookChannel
 from gridloop_notify.handlers import ReporterNoticeHandlers
@@ -41,11 +39,9 @@ def reporter_channel(settings: NotifySettings, http: httpx.AsyncClient) -> Chann
 def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDeps:
     timeout = settings.notify_webhook_timeout_seconds
     http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False)
-    runtime = ServiceRuntime(
-        settings=settings,
-        clock=clock or SystemClock(),
-        mongo=create_client(settings.mongodb_url),
-        metrics=ServiceMetrics(settings.service_name),
+    runtime = runtime_for(
+        settings,
+        clock,
         indexes=repository.INDEXES,
         # The consumer drains first, so in-flight sends finish before the client closes.
         closers=[http.aclose],

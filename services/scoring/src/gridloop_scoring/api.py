@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from gridloop_common.http import problem
+from gridloop_common.http import app_deps, problem
 from gridloop_scoring.bootstrap import ScoringDeps
 from gridloop_scoring.periods import EXPECTED_FORMATS, InvalidPeriod, Period, parse_period
 
-
-def get_deps(request: Request) -> ScoringDeps:
-    deps: ScoringDeps = request.app.state.deps
-    return deps
-
-
-Deps = Annotated[ScoringDeps, Depends(get_deps)]
+Deps = Annotated[ScoringDeps, Depends(app_deps)]
 
 router = APIRouter(prefix="/v1", tags=["counts"])
 

@@ -13,11 +13,10 @@ from gridloop_scoring.settings import ScoringSettings
 
 def create_app(settings: ScoringSettings, clock: Clock | None = None) -> FastAPI:
     deps = build_deps(settings, clock)
-    app = service_app(
+    return service_app(
         deps.runtime,
         title="gridloop scoring",
         description="Keeps one fact per case and SLA event and counts them per department.",
+        deps=deps,
+        routers=[router],
     )
-    app.state.deps = deps
-    app.include_router(router)
-    return app

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gridloop_common.clock import Clock, SystemClock
-from gridloop_common.metrics import ServiceMetrics
-from gridloop_common.mongo import create_client
-from gridloop_common.runtime import ServiceRuntime
+from gridloop_common.clock import Clock
+from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_scoring import repository
 from gridloop_scoring.handlers import FactHandlers
 from gridloop_scoring.settings import ScoringSettings
@@ -26,11 +24,9 @@ class ScoringDeps:
 
 
 def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> ScoringDeps:
-    runtime = ServiceRuntime(
-        settings=settings,
-        clock=clock or SystemClock(),
-        mongo=create_client(settings.mongodb_url),
-        metrics=ServiceMetrics(settings.service_name),
+    runtime = runtime_for(
+        settings,
+        clock,
         indexes=repository.INDEXES,
         # No outbox yet: scoring publishes nothing until `scoring.period_closed` arrives.
     )

@@ -5,21 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from gridloop_common.contracts.sla import ClockName
-from gridloop_common.http import problem
+from gridloop_common.http import app_deps, problem
 from gridloop_common.mongo import Document
 from gridloop_sla_monitor.bootstrap import SlaMonitorDeps
 
-
-def get_deps(request: Request) -> SlaMonitorDeps:
-    deps: SlaMonitorDeps = request.app.state.deps
-    return deps
-
-
-Deps = Annotated[SlaMonitorDeps, Depends(get_deps)]
+Deps = Annotated[SlaMonitorDeps, Depends(app_deps)]
 
 router = APIRouter(prefix="/v1", tags=["timers"])
 

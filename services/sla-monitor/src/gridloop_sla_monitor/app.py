@@ -13,11 +13,10 @@ from gridloop_sla_monitor.settings import SlaMonitorSettings
 
 def create_app(settings: SlaMonitorSettings, clock: Clock | None = None) -> FastAPI:
     deps = build_deps(settings, clock)
-    app = service_app(
+    return service_app(
         deps.runtime,
         title="gridloop sla-monitor",
         description="Runs each order's SLA clocks and publishes `sla.met` and `sla.breached`.",
+        deps=deps,
+        routers=[router],
     )
-    app.state.deps = deps
-    app.include_router(router)
-    return app

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gridloop_common.clock import Clock, SystemClock
-from gridloop_common.metrics import ServiceMetrics
-from gridloop_common.mongo import create_client
-from gridloop_common.runtime import ServiceRuntime
+from gridloop_common.clock import Clock
+from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_sla_monitor import repository
 from gridloop_sla_monitor.breaches import BreachScanner
 from gridloop_sla_monitor.handlers import ClockHandlers
@@ -28,11 +26,9 @@ class SlaMonitorDeps:
 
 
 def build_deps(settings: SlaMonitorSettings, clock: Clock | None = None) -> SlaMonitorDeps:
-    runtime = ServiceRuntime(
-        settings=settings,
-        clock=clock or SystemClock(),
-        mongo=create_client(settings.mongodb_url),
-        metrics=ServiceMetrics(settings.service_name),
+    runtime = runtime_for(
+        settings,
+        clock,
         indexes=repository.INDEXES,
         outbox_collections=[repository.TIMERS],
     )
