@@ -55,7 +55,6 @@ class OutboxRelay:
     def __init__(
         self,
         collections: Sequence[Collection],
-        publisher: OutboxPublisher,
         clock: Clock,
         *,
         sweep_interval_seconds: float = 1.0,
@@ -64,7 +63,7 @@ class OutboxRelay:
         workers: int = 16,
     ) -> None:
         self._collections = {c.name: c for c in collections}
-        self._publisher = publisher
+        self._publisher: OutboxPublisher | None = None
         self._clock = clock
         self._sweep_interval = sweep_interval_seconds
         self._grace = timedelta(seconds=grace_seconds)
@@ -74,17 +73,23 @@ class OutboxRelay:
         self._tasks: list[asyncio.Task[None]] = []
 
     def notify(self, collection: Collection, document_id: Any) -> None:
-        """Relay this document's events now: the caller has just stored them."""
+        """Relay this document's events now: the caller has just stored them.
+
+        Before `start` (the broker not reached yet) the request waits in memory; should the
+        process die first, the sweep finds the stored events anyway.
+        """
         self._queue.put_nowait((collection.name, document_id))
 
-    async def start(self) -> None:
+    async def start(self, publisher: OutboxPublisher) -> None:
+        self._publisher = publisher
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._worker_count)]
         self._tasks.append(asyncio.create_task(self._sweep_forever()))
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Drain what this replica was asked to relay, then stop; the sweep covers the rest."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), timeout)
+        if self._tasks:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), timeout)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -151,6 +156,8 @@ class OutboxRelay:
     async def _publish_and_remove(self, collection: Collection, document: Document) -> int:
         entries = document.get("outbox") or []
         if entries:
+            if self._publisher is None:
+                raise RuntimeError("relay used before start")
             await self._publisher.publish_all(Outgoing.from_document(e) for e in entries)
             sent_ids = [entry["id"] for entry in entries]
             await collection.update_one(

@@ -65,31 +65,65 @@ class ServiceRuntime:
     def collection(self, name: str) -> Collection:
         return self.database[name]
 
+    def __post_init__(self) -> None:
+        # Exists from the start so request handlers can hand it work before the broker is up.
+        self.relay = OutboxRelay(
+            [self.collection(name) for name in self.outbox_collections],
+            self.clock,
+            sweep_interval_seconds=self.settings.outbox_sweep_interval_seconds,
+            grace_seconds=self.settings.outbox_grace_seconds,
+        )
+
     async def start(self) -> None:
-        settings = self.settings
+        """Database first (it must answer), then the broker: tried once here, then in the
+        background, so a service accepts work while the broker is down and catches up later."""
         await ensure_indexes(
             self.database,
             [*self.indexes, *(i for c in self.outbox_collections for i in outbox_indexes(c))],
         )
-        self.connection = await aio_pika.connect_robust(
+        try:
+            await self._attach_broker()
+        except (OSError, aio_pika.exceptions.AMQPConnectionError) as error:
+            log.warning("broker_unavailable", reason=str(error) or type(error).__name__)
+            self._tasks.append(asyncio.create_task(self._attach_broker_eventually()))
+        self._tasks += [asyncio.create_task(_supervised(loop)) for loop in self.background]
+        log.info("service_started", port=self.settings.http_port)
+
+    async def _attach_broker_eventually(self) -> None:
+        delay = 0.5
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._attach_broker()
+            except (OSError, aio_pika.exceptions.AMQPConnectionError):
+                delay = min(delay * 2, 10.0)
+                continue
+            log.info("broker_connected")
+            return
+
+    async def _attach_broker(self) -> None:
+        settings = self.settings
+        connection = await aio_pika.connect_robust(
             settings.rabbitmq_url, client_properties={"connection_name": settings.service_name}
         )
-        channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        try:
+            await self._set_up_on(connection)
+        except BaseException:
+            await connection.close()
+            raise
+        self.connection = connection
+
+    async def _set_up_on(self, connection: AbstractRobustConnection) -> None:
+        settings = self.settings
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         await declare_exchanges(channel)
         for step in self.extra_topology:
             await step(channel)
         self.publisher = Publisher(channel, app_id=settings.service_name)
-        self.relay = OutboxRelay(
-            [self.collection(name) for name in self.outbox_collections],
-            self.publisher,
-            self.clock,
-            sweep_interval_seconds=settings.outbox_sweep_interval_seconds,
-            grace_seconds=settings.outbox_grace_seconds,
-        )
-        await self.relay.start()
+        await self.require_relay().start(self.publisher)
         if self.subscriptions:
             # A channel of its own, so prefetch limits consumption only, not publishing.
-            consume_channel = await self.connection.channel(
+            consume_channel = await connection.channel(
                 publisher_confirms=True, on_return_raises=True
             )
             await consume_channel.set_qos(prefetch_count=settings.prefetch)
@@ -109,8 +143,6 @@ class ServiceRuntime:
                 metrics=self.metrics,
             )
             await self._consumer.start()
-        self._tasks = [asyncio.create_task(_supervised(loop)) for loop in self.background]
-        log.info("service_started", port=settings.http_port)
 
     async def stop(self) -> None:
         for task in self._tasks:
