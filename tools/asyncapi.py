@@ -40,6 +40,7 @@ from gridloop_common.contracts import (
     CaseDispatched,
     CaseRejected,
     Message,
+    ReportLinked,
     ReportReceived,
     SlaBreached,
     SlaMet,
@@ -70,6 +71,7 @@ DEPARTMENT = "department"  # the outside party: a city department's own system
 # Who publishes each contract (DESIGN.md, "Services"). A new contract must be added here.
 PUBLISHERS: dict[type[Message], str] = {
     ReportReceived: "intake",
+    ReportLinked: "intake",
     CaseDispatched: "dispatch",
     CaseAccepted: "dispatch",
     CaseRejected: "dispatch",
