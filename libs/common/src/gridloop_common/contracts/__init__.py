@@ -18,11 +18,18 @@ from gridloop_common.contracts.cases import (
     CaseRejected,
 )
 from gridloop_common.contracts.orders import AcceptOrder, OrderReply, WorkOrder
-from gridloop_common.contracts.reports import GeoPoint, ReportReceived
+from gridloop_common.contracts.reports import (
+    UNLOCATED,
+    GeoPoint,
+    ReplyAddress,
+    ReportLinked,
+    ReportReceived,
+)
 from gridloop_common.contracts.sla import SlaBreached, SlaEvent, SlaMet, SlaWarning
 
 ALL_MESSAGES: tuple[type[Message], ...] = (
     ReportReceived,
+    ReportLinked,
     CaseDispatched,
     CaseAccepted,
     CaseRejected,
@@ -42,6 +49,7 @@ __all__ = [
     "EVENTS_EXCHANGE",
     "ORDERS_EXCHANGE",
     "REPLIES_EXCHANGE",
+    "UNLOCATED",
     "AcceptOrder",
     "CaseAccepted",
     "CaseClosed",
@@ -53,6 +61,8 @@ __all__ = [
     "GeoPoint",
     "Message",
     "OrderReply",
+    "ReplyAddress",
+    "ReportLinked",
     "ReportReceived",
     "SlaBreached",
     "SlaEvent",

@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from gridloop_common.contracts.base import Event, UtcDatetime
 
 Channel = Literal["native", "chat_group", "patrol", "hotline", "open311"]
+# How precisely the problem's place is known: a point, a named grid, only a village, or nothing.
+Precision = Literal["point", "grid", "village", "township", "none"]
+# `grid_id` of a report whose grid could not be determined; the center triages it.
+UNLOCATED = "unlocated"
 
 
 class GeoPoint(BaseModel):
@@ -16,6 +20,16 @@ class GeoPoint(BaseModel):
 
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
+
+
+class ReplyAddress(BaseModel):
+    """The one contact detail notify needs to answer the reporter on their own channel."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    channel: Literal["chat_group", "sms", "email", "open311", "none"]
+    # A chat group id, a phone number (hotline), an e-mail address, or a service request id.
+    address: str | None = None
 
 
 class ReportReceived(Event):
@@ -36,6 +50,40 @@ class ReportReceived(Event):
     # Pseudonymous; contact details stay in intake's contact store.
     reporter_id: str | None = None
     photo_urls: tuple[str, ...] = ()
+    location_precision: Precision | None = None
+    # The grid worker who filed it (patrol) or the chat group it came from; for scoring.
+    worker_id: str | None = None
+    chat_group_id: str | None = None
+    reply_to: ReplyAddress | None = None
 
     def routing_key(self) -> str:
         return f"report.received.{self.channel}"
+
+    def subject(self) -> str | None:
+        return self.report_id
+
+
+class ReportLinked(Event):
+    """A report was recognised as a duplicate and attached to an open report as support."""
+
+    TYPE: ClassVar[str] = "org.gridloop.report.linked.v1"
+    BINDING: ClassVar[str] = "report.linked.#"
+
+    report_id: str
+    linked_to: str
+    channel: Channel
+    grid_id: str
+    category_code: str
+    reported_at: UtcDatetime
+    reason: str
+    township_id: str | None = None
+    village_id: str | None = None
+    reporter_id: str | None = None
+    worker_id: str | None = None
+    reply_to: ReplyAddress | None = None
+
+    def routing_key(self) -> str:
+        return f"report.linked.{self.channel}"
+
+    def subject(self) -> str | None:
+        return self.linked_to
