@@ -1,7 +1,6 @@
 """The department catalogue: city units and townships, time limits, keyword classification."""
 
 # Residents type full-width Chinese punctuation; the test messages keep it on purpose.
-# ruff: noqa: RUF001
 
 from __future__ import annotations
 

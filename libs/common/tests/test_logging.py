@@ -74,7 +74,7 @@ def test_field_names_are_matched_case_insensitively(rendered: Any) -> None:
 def test_mobile_and_id_card_numbers_in_free_text_are_redacted(rendered: Any) -> None:
     log, lines, buffer = rendered
     # Real report text: Chinese punctuation right against the digits.
-    text = f"请联系{MOBILE}，身份证{ID_CARD}，或 {ID_CARD.lower()}"  # noqa: RUF001
+    text = f"请联系{MOBILE}，身份证{ID_CARD}，或 {ID_CARD.lower()}"
     log.info("report_text", description=text)
     _assert_clean(buffer)
     assert lines()[0]["description"].count(REDACTED) == 3

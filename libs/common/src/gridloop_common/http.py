@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gridloop_common.http_errors import install_error_handlers
 from gridloop_common.runtime import ServiceRuntime
 
 
@@ -57,6 +58,7 @@ def service_app(
             await runtime.stop()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
     app.include_router(ops_router(runtime))
     for router in routers:
         app.include_router(router)

@@ -185,7 +185,9 @@ def runtime_for(
     return ServiceRuntime(
         settings=settings,
         clock=clock or SystemClock(),
-        mongo=create_client(settings.mongodb_url),
+        mongo=create_client(
+            settings.mongodb_url, server_selection_timeout_ms=settings.mongodb_timeout_ms
+        ),
         metrics=ServiceMetrics(settings.service_name),
         **parts,
     )

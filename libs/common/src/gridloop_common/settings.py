@@ -18,6 +18,8 @@ class ServiceSettings(BaseSettings):
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     # retryWrites=false: MongoDB-wire stand-ins and standalone servers have no retryable writes.
     mongodb_url: str = "mongodb://127.0.0.1:27017/?retryWrites=false"
+    # How long a database operation waits for a reachable server before failing (then 503).
+    mongodb_timeout_ms: int = Field(default=5_000, ge=100)
     # Empty means `gridloop_<service>`; a service owns its database and no other reads it.
     mongodb_database: str = ""
     http_host: str = "0.0.0.0"

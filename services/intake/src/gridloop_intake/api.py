@@ -1,42 +1,139 @@
-"""intake's HTTP API: the native report endpoint."""
+"""intake's HTTP API: native reports and the chat-group, patrol and hotline channels."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from gridloop_common.http import app_deps, problem
-from gridloop_common.messaging import envelope
+from gridloop_common.registry import Registry
 from gridloop_intake.bootstrap import IntakeDeps
-from gridloop_intake.reports import NewReport, report_document, report_event
+from gridloop_intake.channels import chat_group, hotline, native, patrol
+from gridloop_intake.reporting import Outcome, fingerprint
+from gridloop_intake.submission import Submission
 
 Deps = Annotated[IntakeDeps, Depends(app_deps)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Retrying with the same key returns the first answer and creates nothing.",
+    ),
+]
+RequestT = TypeVar("RequestT")
 
-router = APIRouter(prefix="/v1", tags=["reports"])
+router = APIRouter(prefix="/v1")
+
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Stored; `status` is `received` (new problem) or `linked` (duplicate)"},
+    413: {"description": "Body over the size limit"},
+    422: {"description": "Invalid or unknown input; `errors` lists field and reason"},
+    503: {"description": "Database unavailable; see Retry-After"},
+}
 
 
-@router.post("/reports", status_code=202, summary="Report a problem")
-async def create_report(submission: NewReport, deps: Deps) -> dict[str, str]:
-    now = deps.clock.now()
-    report_id = f"R-{uuid.uuid4().hex[:16]}"
-    event = report_event(report_id, submission, now)
-    outgoing = envelope(event, source="gridloop/intake", time=now, correlation_id=report_id)
-    # Durable before we answer: the relay publishes from the stored outbox, now or after a crash.
-    await deps.reports.add(report_document(event), [outgoing], now)
-    deps.relay.notify(deps.reports.reports, report_id)
-    return {"report_id": report_id, "status": "received"}
+def outcome_body(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "report_id": outcome.report_id,
+        "status": outcome.status,
+        "linked_to": outcome.linked_to,
+        "grid_id": outcome.grid_id,
+        "category_code": outcome.category_code,
+        "location_precision": outcome.location_precision,
+    }
 
 
-@router.get("/reports/{report_id}", summary="A report and what became of it")
+async def accept(
+    request: Request,
+    deps: IntakeDeps,
+    idempotency_key: str | None,
+    make: Callable[[Registry, datetime], Submission],
+) -> Outcome:
+    """Shared by every channel: adapt, then store once (replaying a retried request)."""
+    scope = request.url.path
+    submission = make(deps.registry, deps.clock.now())
+    return await deps.desk.submit(
+        submission,
+        scope=scope,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint(scope, await request.body()),
+    )
+
+
+def accepted(outcome: Outcome) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return JSONResponse(outcome_body(outcome), status_code=202, headers=headers)
+
+
+@router.post("/reports", tags=["reports"], status_code=202, responses=ACCEPTED)
+async def create_report(
+    body: native.NewReport, request: Request, deps: Deps, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Report a problem at a grid or a point."""
+    return accepted(
+        await accept(
+            request, deps, idempotency_key, lambda r, now: native.to_submission(body, r, now)
+        )
+    )
+
+
+@router.get("/reports/{report_id}", tags=["reports"], summary="A report and what became of it")
 async def get_report(report_id: str, deps: Deps) -> Any:
     document = await deps.reports.get(report_id)
     if document is None:
         return problem(404, "report_not_found", f"no report {report_id}")
     document["report_id"] = document.pop("_id")
-    document.pop("applied_events", None)
-    document.pop("outbox_pending", None)
     return JSONResponse(jsonable_encoder(document))
+
+
+@router.post(
+    "/channels/chat-group/messages", tags=["channels"], status_code=202, responses=ACCEPTED
+)
+async def chat_group_message(
+    body: chat_group.ChatMessage,
+    request: Request,
+    deps: Deps,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """A chat-group message that mentions @居民助手; the category is classified from the text."""
+    return accepted(
+        await accept(
+            request, deps, idempotency_key, lambda r, now: chat_group.to_submission(body, r, now)
+        )
+    )
+
+
+@router.post("/channels/patrol/reports", tags=["channels"], status_code=202, responses=ACCEPTED)
+async def patrol_report(
+    body: patrol.PatrolReport,
+    request: Request,
+    deps: Deps,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """A grid worker's patrol report; the worker's grid is known from the registry."""
+    return accepted(
+        await accept(
+            request, deps, idempotency_key, lambda r, now: patrol.to_submission(body, r, now)
+        )
+    )
+
+
+@router.post("/channels/hotline/calls", tags=["channels"], status_code=202, responses=ACCEPTED)
+async def hotline_call(
+    body: hotline.HotlineCall,
+    request: Request,
+    deps: Deps,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """A 12345 hotline call; the address text is placed best effort, else `unlocated`."""
+    return accepted(
+        await accept(
+            request, deps, idempotency_key, lambda r, now: hotline.to_submission(body, r, now)
+        )
+    )

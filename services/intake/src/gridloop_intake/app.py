@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from gridloop_common.clock import Clock
 from gridloop_common.http import service_app
+from gridloop_common.http_errors import BodySizeLimit
+from gridloop_intake import errors
 from gridloop_intake.api import router
 from gridloop_intake.bootstrap import build_deps
 from gridloop_intake.settings import IntakeSettings
@@ -13,10 +15,13 @@ from gridloop_intake.settings import IntakeSettings
 
 def create_app(settings: IntakeSettings, clock: Clock | None = None) -> FastAPI:
     deps = build_deps(settings, clock)
-    return service_app(
+    app = service_app(
         deps.runtime,
         title="gridloop intake",
         description="Takes reports from every channel and publishes `report.received`.",
         deps=deps,
         routers=[router],
     )
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.intake_max_body_bytes)
+    return app

@@ -1,14 +1,15 @@
-"""Wires intake: one place that builds the runtime, the repository and the handlers."""
+"""Wires intake: one place that builds the runtime, the registry, the desk and the handlers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from gridloop_common.clock import Clock
-from gridloop_common.outbox import OutboxRelay
+from gridloop_common.registry import Registry, load_registry
 from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_intake import repository
 from gridloop_intake.handlers import CaseStatusHandlers
+from gridloop_intake.reporting import ReportDesk
 from gridloop_intake.settings import IntakeSettings
 from gridloop_intake.subscriptions import subscriptions
 
@@ -17,15 +18,13 @@ from gridloop_intake.subscriptions import subscriptions
 class IntakeDeps:
     settings: IntakeSettings
     runtime: ServiceRuntime
+    registry: Registry
     reports: repository.ReportRepository
+    desk: ReportDesk
 
     @property
     def clock(self) -> Clock:
         return self.runtime.clock
-
-    @property
-    def relay(self) -> OutboxRelay:
-        return self.runtime.require_relay()
 
 
 def build_deps(settings: IntakeSettings, clock: Clock | None = None) -> IntakeDeps:
@@ -35,6 +34,16 @@ def build_deps(settings: IntakeSettings, clock: Clock | None = None) -> IntakeDe
         indexes=repository.INDEXES,
         outbox_collections=[repository.REPORTS],
     )
-    reports = repository.ReportRepository(runtime.collection(repository.REPORTS))
+    reports = repository.ReportRepository(
+        runtime.collection(repository.REPORTS), runtime.collection(repository.CONTACTS)
+    )
     runtime.subscriptions = subscriptions(CaseStatusHandlers(reports))
-    return IntakeDeps(settings=settings, runtime=runtime, reports=reports)
+    desk = ReportDesk(
+        reports=reports,
+        relay_now=runtime.relay_now,
+        clock=runtime.clock,
+        pseudonym_key=settings.intake_pseudonym_key.get_secret_value().encode(),
+    )
+    return IntakeDeps(
+        settings=settings, runtime=runtime, registry=load_registry(), reports=reports, desk=desk
+    )

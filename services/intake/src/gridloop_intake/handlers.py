@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gridloop_common.contracts import CaseAccepted, CaseDispatched
+from gridloop_common.contracts import (
+    CaseAccepted,
+    CaseClosed,
+    CaseCompleted,
+    CaseDispatched,
+    CaseEvent,
+)
 from gridloop_common.messaging import Delivery
 from gridloop_intake.repository import ReportRepository
 
@@ -13,17 +19,25 @@ from gridloop_intake.repository import ReportRepository
 class CaseStatusHandlers:
     reports: ReportRepository
 
-    async def on_dispatched(self, event: CaseDispatched, delivery: Delivery) -> None:
+    async def _record(
+        self, event: CaseEvent, delivery: Delivery, status: str, **fields: object
+    ) -> None:
         if event.report_id:
             await self.reports.record_case_status(
                 event.report_id,
                 delivery.event_id,
-                "dispatched",
-                {"case_id": event.case_id, "department": event.department},
+                status,
+                {"case_id": event.case_id, "department": event.department, **fields},
             )
 
+    async def on_dispatched(self, event: CaseDispatched, delivery: Delivery) -> None:
+        await self._record(event, delivery, "dispatched", expected_by=event.complete_by)
+
     async def on_accepted(self, event: CaseAccepted, delivery: Delivery) -> None:
-        if event.report_id:
-            await self.reports.record_case_status(
-                event.report_id, delivery.event_id, "accepted", {"case_id": event.case_id}
-            )
+        await self._record(event, delivery, "accepted")
+
+    async def on_completed(self, event: CaseCompleted, delivery: Delivery) -> None:
+        await self._record(event, delivery, "completed", status_note=event.result)
+
+    async def on_closed(self, event: CaseClosed, delivery: Delivery) -> None:
+        await self._record(event, delivery, "closed")

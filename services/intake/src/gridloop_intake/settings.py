@@ -1,12 +1,30 @@
-"""intake's settings: the shared ones with intake's defaults."""
+"""intake's settings: the shared ones with intake's defaults, body limit, keys."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from gridloop_common.settings import ServiceSettings
+
+DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key"
 
 
 class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     http_port: int = Field(default=8001, ge=1, le=65535)
+    # Larger bodies are refused with 413 before they are read.
+    intake_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Keyed hash of reporters' phone numbers; production sets a secret, rotating it re-keys.
+    intake_pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
+    # Open311 clients' API keys, comma-separated (make up: the development key dev-open311-key).
+    gridloop_open311_api_keys: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("gridloop_open311_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gridloop_common.contracts import CaseAccepted, CaseDispatched
+from gridloop_common.contracts import CaseAccepted, CaseClosed, CaseCompleted, CaseDispatched
 from gridloop_common.messaging import Subscription
 from gridloop_intake.handlers import CaseStatusHandlers
 
@@ -11,4 +11,6 @@ def subscriptions(handlers: CaseStatusHandlers) -> list[Subscription]:
     return [
         Subscription(CaseDispatched, handlers.on_dispatched),
         Subscription(CaseAccepted, handlers.on_accepted),
+        Subscription(CaseCompleted, handlers.on_completed),
+        Subscription(CaseClosed, handlers.on_closed),
     ]

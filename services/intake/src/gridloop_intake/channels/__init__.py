@@ -1,0 +1,1 @@
+"""One adapter per reporting channel; each turns its request into the canonical Submission."""

@@ -1,0 +1,66 @@
+"""intake in-process against the real broker and database, with an HTTP client on its app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aio_pika
+import httpx
+import pytest
+from aio_pika.abc import AbstractChannel, AbstractQueue
+from fastapi import FastAPI
+
+from gridloop_common.testing.fixtures import Isolated
+from gridloop_intake.app import create_app
+from gridloop_intake.bootstrap import IntakeDeps
+from gridloop_intake.settings import IntakeSettings
+
+
+def intake_settings(isolated: Isolated, **overrides: object) -> IntakeSettings:
+    values: dict[str, object] = {
+        "rabbitmq_url": isolated.rabbitmq_url,
+        "mongodb_url": isolated.mongodb_url,
+        "mongodb_database": isolated.database("intake"),
+        "outbox_grace_seconds": 0.5,
+        "outbox_sweep_interval_seconds": 0.2,
+        "retry_delays_ms": (100,),
+        "gridloop_open311_api_keys": ("test-key",),
+        **overrides,
+    }
+    return IntakeSettings.model_validate(values)
+
+
+@dataclass
+class RunningIntake:
+    app: FastAPI
+    client: httpx.AsyncClient
+    events: AbstractQueue
+
+    @property
+    def deps(self) -> IntakeDeps:
+        deps: IntakeDeps = self.app.state.deps
+        return deps
+
+
+@pytest.fixture
+async def amqp(isolated: Isolated) -> AsyncIterator[AbstractChannel]:
+    connection = await aio_pika.connect_robust(isolated.rabbitmq_url)
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    await channel.declare_exchange("gridloop.events", aio_pika.ExchangeType.TOPIC, durable=True)
+    yield channel
+    await connection.close()
+
+
+@pytest.fixture
+async def intake(isolated: Isolated, amqp: AbstractChannel) -> AsyncIterator[RunningIntake]:
+    # Bound before intake starts, so every report event is routable and captured.
+    events = await amqp.declare_queue(exclusive=True)
+    await events.bind("gridloop.events", "report.#")
+    app = create_app(intake_settings(isolated))
+    deps: IntakeDeps = app.state.deps
+    await deps.runtime.start()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        yield RunningIntake(app, client, events)
+    await deps.runtime.stop()

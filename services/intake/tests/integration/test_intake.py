@@ -1,0 +1,190 @@
+"""intake against the real broker and database: durable, idempotent, duplicate-aware, private."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import structlog
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from services.intake.tests.integration.conftest import RunningIntake
+
+from gridloop_common.mongo import Client
+from gridloop_common.registry import load_registry
+from gridloop_common.testing.fixtures import Isolated
+from gridloop_common.testing.polling import eventually
+
+pytestmark = pytest.mark.integration
+
+REGISTRY = load_registry()
+GRID = REGISTRY.grids[5]
+POINT = GRID.polygon.representative_point()
+PHONE = "13912345678"
+
+
+async def next_event(queue: AbstractQueue) -> dict[str, Any]:
+    async def get() -> AbstractIncomingMessage | None:
+        return await queue.get(fail=False, no_ack=True)
+
+    message = await eventually(get, what="a report event")
+    body: dict[str, Any] = json.loads(message.body)
+    return body
+
+
+def pothole(lat: float = POINT.y, lon: float = POINT.x, **extra: Any) -> dict[str, Any]:
+    return {
+        "category_code": "road-damage",
+        "description": "路面塌陷一个大坑",
+        "location": {"lat": lat, "lon": lon},
+        **extra,
+    }
+
+
+async def test_a_report_is_stored_then_published_with_its_placement(intake: RunningIntake) -> None:
+    response = await intake.client.post("/v1/reports", json=pothole())
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["status"] == "received"
+    assert body["grid_id"] == GRID.id
+    assert body["location_precision"] == "point"
+
+    stored = await intake.client.get(f"/v1/reports/{body['report_id']}")
+    assert stored.status_code == 200
+    assert stored.json()["township_id"] == GRID.township_id
+
+    event = await next_event(intake.events)
+    assert event["type"] == "org.gridloop.report.received.v1"
+    assert event["data"]["report_id"] == body["report_id"]
+    assert event["data"]["grid_id"] == GRID.id
+    assert event["data"]["reporter_id"].startswith("P-")
+
+
+async def test_a_retried_request_with_the_same_key_returns_the_first_answer_and_creates_nothing(
+    intake: RunningIntake, isolated: Isolated, mongo_client: Client
+) -> None:
+    headers = {"Idempotency-Key": "retry-42"}
+    first = await intake.client.post("/v1/reports", json=pothole(), headers=headers)
+    again = await intake.client.post("/v1/reports", json=pothole(), headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    reports = mongo_client[isolated.database("intake")]["reports"]
+    assert await reports.count_documents({}) == 1
+
+    other_body = await intake.client.post(
+        "/v1/reports", json=pothole(description="另一个问题"), headers=headers
+    )
+    assert other_body.status_code == 422
+    assert other_body.json()["code"] == "idempotency_key_reused"
+
+
+async def test_a_near_report_of_the_same_problem_is_linked_to_the_open_one(
+    intake: RunningIntake,
+) -> None:
+    first = (await intake.client.post("/v1/reports", json=pothole())).json()
+    # About 5 m away, minutes later: the same pothole.
+    second = await intake.client.post("/v1/reports", json=pothole(lat=POINT.y + 0.00004))
+    assert second.status_code == 202
+    assert second.json()["status"] == "linked"
+    assert second.json()["linked_to"] == first["report_id"]
+
+    events = [await next_event(intake.events), await next_event(intake.events)]
+    linked = next(e for e in events if e["type"] == "org.gridloop.report.linked.v1")
+    assert linked["data"]["linked_to"] == first["report_id"]
+    assert linked["data"]["reason"].startswith("same category within")
+
+
+async def test_contact_details_are_stored_apart_and_never_published_or_logged(
+    intake: RunningIntake, isolated: Isolated, mongo_client: Client
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        response = await intake.client.post(
+            "/v1/reports",
+            json=pothole(reporter={"phone": PHONE, "name": "李四"}),
+        )
+        event = await next_event(intake.events)
+    assert response.status_code == 202
+    database = mongo_client[isolated.database("intake")]
+    report = await database["reports"].find_one({"_id": response.json()["report_id"]})
+    assert report is not None
+    assert PHONE not in json.dumps(report, default=str)
+    assert "李四" not in json.dumps(report, default=str, ensure_ascii=False)
+    contact = await database["contacts"].find_one({"_id": report["reporter_id"]})
+    assert contact is not None
+    assert contact["phone"] == PHONE
+    # Only the reply address notify needs, in its own field.
+    assert event["data"]["reply_to"] == {"channel": "sms", "address": PHONE}
+    assert PHONE not in json.dumps({k: v for k, v in event["data"].items() if k != "reply_to"})
+    assert PHONE not in json.dumps(logs, default=str)
+    assert "李四" not in json.dumps(logs, default=str, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        (pothole(lat=39.9, lon=116.4), "outside_city", "location"),
+        (
+            {"grid_id": "grd-nowhere", "category_code": "garbage", "description": "x"},
+            "unknown_grid",
+            "grid_id",
+        ),
+        ({"grid_id": GRID.id, "category_code": "garbage"}, "invalid_request", "description"),
+        (
+            {"grid_id": GRID.id, "category_code": "no-such", "description": "x"},
+            "unknown_category",
+            "category_code",
+        ),
+    ],
+)
+async def test_bad_input_is_a_422_naming_field_and_reason(
+    intake: RunningIntake, body: dict[str, Any], code: str, field: str
+) -> None:
+    response = await intake.client.post("/v1/reports", json=body)
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == code
+    assert field in [error["field"] for error in problem["errors"]]
+    assert all(error["reason"] for error in problem["errors"])
+
+
+async def test_a_body_over_64_kib_is_refused_with_413(intake: RunningIntake) -> None:
+    response = await intake.client.post("/v1/reports", json=pothole(description="坑" * 30_000))
+    assert response.status_code == 413
+    assert response.json()["code"] == "body_too_large"
+
+
+async def test_chat_patrol_and_hotline_channels_each_produce_a_report(
+    intake: RunningIntake,
+) -> None:
+    group = REGISTRY.chat_groups_of_grids([GRID.id])[0]
+    worker = REGISTRY.officers_of_grids([GRID.id])[0]
+    posts = [
+        (
+            "/v1/channels/chat-group/messages",
+            {"group_id": group.id, "sender_id": "wx-9", "text": "@居民助手 楼下垃圾三天没人清运了"},
+        ),
+        (
+            "/v1/channels/patrol/reports",
+            {
+                "worker_id": worker.id,
+                "category_code": "illegal-building",
+                "description": "新增违建一处",
+            },
+        ),
+        (
+            "/v1/channels/hotline/calls",
+            {
+                "call_id": "12345-001",
+                "caller_phone": PHONE,
+                "address_text": "中溪镇狮桥村",
+                "description": "村口的桥栏杆断了",
+            },
+        ),
+    ]
+    channels = []
+    for path, body in posts:
+        response = await intake.client.post(path, json=body)
+        assert response.status_code == 202, (path, response.text)
+        channels.append((await next_event(intake.events))["data"]["channel"])
+    assert channels == ["chat_group", "patrol", "hotline"]
