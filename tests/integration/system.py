@@ -97,3 +97,6 @@ class System:
 
 
 ALL_SERVICES = tuple(SERVICES)
+
+# A real grid of the Ningguo registry (西津街道), for reports the tests file.
+GRID = "grd-xijin-001-01"

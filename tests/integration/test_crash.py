@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gridloop_common.messaging import department_queue
 from gridloop_common.mongo import Client
 from gridloop_common.testing.polling import eventually
-from tests.integration.system import System
+from tests.integration.system import GRID, System
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ async def test_dispatch_killed_after_storing_a_case_resends_one_work_order_on_re
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.post(
             f"{system.url('intake')}/v1/reports",
-            json={"grid_id": "g1", "category_code": "road-damage", "description": "路灯不亮"},
+            json={"grid_id": GRID, "category_code": "road-damage", "description": "路面坑洼"},
         )
     assert response.status_code == 202
     report_id = response.json()["report_id"]

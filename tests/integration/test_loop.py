@@ -15,7 +15,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from gridloop_common.contracts import AcceptOrder
 from gridloop_common.messaging import Publisher, department_queue, envelope
 from gridloop_common.testing.polling import eventually
-from tests.integration.system import ALL_SERVICES, HttpSink, System
+from tests.integration.system import ALL_SERVICES, GRID, HttpSink, System
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 async def report(client: httpx.AsyncClient, system: System, description: str) -> str:
     response = await client.post(
         f"{system.url('intake')}/v1/reports",
-        json={"grid_id": "g-hecun-01", "category_code": "road-damage", "description": description},
+        json={"grid_id": GRID, "category_code": "road-damage", "description": description},
     )
     assert response.status_code == 202, response.text
     report_id: str = response.json()["report_id"]
