@@ -27,7 +27,12 @@ class CaseStatusHandlers:
                 event.report_id,
                 delivery.event_id,
                 status,
-                {"case_id": event.case_id, "department": event.department, **fields},
+                {
+                    "case_id": event.case_id,
+                    "department": event.department,
+                    "updated_at": delivery.event.time,
+                    **fields,
+                },
             )
 
     async def on_dispatched(self, event: CaseDispatched, delivery: Delivery) -> None:
