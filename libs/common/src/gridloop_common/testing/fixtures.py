@@ -6,8 +6,11 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 
 from gridloop_common.mongo import Client, create_client
 from gridloop_common.testing.infrastructure import (
@@ -41,7 +44,7 @@ class Isolated:
 
 @contextlib.contextmanager
 def isolation(infrastructure: Infrastructure) -> Iterator[Isolated]:
-    """A fresh vhost and database-name prefix, removed afterwards."""
+    """A fresh vhost and database-name prefix; the vhost and every such database are removed."""
     token = uuid.uuid4().hex[:10]
     vhost = f"gridloop-test-{token}"
     admin = VhostAdmin(infrastructure.management_url)
@@ -56,6 +59,18 @@ def isolation(infrastructure: Infrastructure) -> Iterator[Isolated]:
         )
     finally:
         admin.delete(vhost)
+        _drop_databases(infrastructure.mongodb_url, f"t{token}")
+
+
+def _drop_databases(url: str, prefix: str) -> None:
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(url, serverSelectionTimeoutMS=2_000) as client:
+        try:
+            for name in client.list_database_names():
+                if name.startswith(prefix):
+                    client.drop_database(name)
+        except PyMongoError:
+            pass  # a test that killed its own database server leaves nothing to drop
 
 
 @pytest.fixture
@@ -70,7 +85,4 @@ async def mongo_client(isolated: Isolated) -> AsyncIterator[Client]:
     try:
         yield client
     finally:
-        for name in await client.list_database_names():
-            if name.startswith(isolated.prefix):
-                await client.drop_database(name)
         await client.close()
