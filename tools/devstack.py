@@ -2,6 +2,8 @@
 
 Uses RabbitMQ from RABBITMQ_URL (default: the local broker) and MongoDB from MONGODB_URL; when
 MONGODB_URL is unset it starts the SecantusDB stand-in with its data under `.data/mongo`.
+Before the services start, `gridloop-dispatch provision-departments` gives every department its
+broker user and API key (development passwords, overridable through DEPARTMENT_* variables).
 Ctrl-C (or SIGTERM) stops every service cleanly, then the stand-in.
 """
 
@@ -24,6 +26,12 @@ DEV_DEFAULTS = {
     "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/",
     "LOG_FORMAT": "console",
     "GRIDLOOP_OPEN311_API_KEYS": "dev-open311-key",
+    # dispatch's center operations (triage, re-dispatch, extensions...): X-Api-Key header.
+    "OPERATOR_API_KEY": "dev-operator-key",
+    # Every department's broker user <code> gets password dev-<code>, and HTTP API key
+    # <code>.dev-<code> (see services/dispatch/README.md); production takes them from secrets.
+    "DEPARTMENT_PASSWORD_TEMPLATE": "dev-{code}",
+    "DEPARTMENT_API_KEY_TEMPLATE": "dev-{code}",
 }
 
 
@@ -38,6 +46,26 @@ def _say(text: str) -> None:
     sys.stdout.flush()
 
 
+def _provision_departments(env: dict[str, str]) -> None:
+    """One least-privilege broker user and API key per department, before dispatch starts."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gridloop_dispatch", "provision-departments"],
+        env={**env, "LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        # The rest of the system runs without them; departments just cannot log in yet.
+        _say(f"[devstack] department provisioning failed: {done.stderr.strip()}")
+        return
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    _say(
+        f"[devstack] {summary}: broker user <code> / password dev-<code>, "
+        "HTTP key <code>.dev-<code>; operator key dev-operator-key"
+    )
+
+
 def main() -> int:
     env = {**DEV_DEFAULTS, **os.environ}
     stand_in: StandInMongo | None = None
@@ -45,6 +73,7 @@ def main() -> int:
         stand_in = start_stand_in(data_dir=ROOT / ".data" / "mongo", port=27017)
         env["MONGODB_URL"] = stand_in.url
         _say(f"[devstack] MongoDB-wire stand-in at {stand_in.url} (data in .data/mongo)")
+    _provision_departments(env)
     width = max(len(name) for name in SERVICES)
     processes: dict[str, subprocess.Popen[bytes]] = {}
     for name, (module, default_port) in SERVICES.items():

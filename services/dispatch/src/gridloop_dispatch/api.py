@@ -1,42 +1,415 @@
-"""dispatch's HTTP API: cases with their history, and the department directory."""
+"""dispatch's HTTP API for everyone but the operator: cases, departments, replies, feedback."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gridloop_common.catalogue import DEPARTMENTS
+from gridloop_common.contracts import (
+    REJECT_REASONS,
+    REPLIES_EXCHANGE,
+    AcceptOrder,
+    CompleteOrder,
+    OrderReply,
+    RejectOrder,
+    RejectReason,
+    ReportProgress,
+    RequestExtension,
+)
+from gridloop_common.envelope import derived_id, new_event_id
 from gridloop_common.http import app_deps, problem
 from gridloop_common.messaging import department_queue
+from gridloop_dispatch.auth import operator_key_matches
 from gridloop_dispatch.bootstrap import DispatchDeps
+from gridloop_dispatch.lifecycle import Refusal
+from gridloop_dispatch.model import CASE_STATUSES, Case, case_document
+from gridloop_dispatch.repository import CaseQuery
+from gridloop_dispatch.service import Cause, Result
 
 Deps = Annotated[DispatchDeps, Depends(app_deps)]
+ApiKey = Annotated[
+    str | None,
+    Header(
+        alias="X-Api-Key",
+        description="A department's key `<code>.<secret>`, or the operator key",
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Repeat a request with the same key and it is applied once",
+    ),
+]
+
+
+class ApiProblem(Exception):
+    """Answered as a machine-readable error body (`code`, `detail`, extra fields)."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+async def answer_problem(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiProblem)
+    response = problem(error.status, error.code, error.detail, **error.extra)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = "ApiKey"
+    return response
+
+
+async def authenticated_department(deps: Deps, key: ApiKey = None) -> str:
+    if not key:
+        raise ApiProblem(401, "missing_api_key", "send your department's key in X-Api-Key")
+    code = await deps.keyring.department_of(key)
+    if code is None:
+        raise ApiProblem(401, "invalid_api_key", "the key is not a valid department key")
+    return code
+
+
+async def authenticated_operator(deps: Deps, key: ApiKey = None) -> None:
+    configured = deps.settings.operator_api_key.get_secret_value()
+    if not configured:
+        raise ApiProblem(503, "operator_api_disabled", "OPERATOR_API_KEY is not configured")
+    if not key:
+        raise ApiProblem(401, "missing_api_key", "send the operator key in X-Api-Key")
+    if not operator_key_matches(key, configured):
+        raise ApiProblem(401, "invalid_api_key", "the key is not the operator key")
+
+
+Department = Annotated[str, Depends(authenticated_department)]
+
+
+def cause_for(actor: str, request: Request, idempotency_key: str | None) -> Cause:
+    if idempotency_key:
+        return Cause(derived_id("http", actor, request.url.path, idempotency_key))
+    return Cause(new_event_id())
+
+
+def case_body(case: Case) -> dict[str, Any]:
+    document = case_document(case)
+    document["case_id"] = document.pop("_id")
+    return document
+
+
+def respond(result: Result) -> JSONResponse:
+    if isinstance(result, Refusal):
+        return problem(result.status, result.code, result.detail, **jsonable_encoder(result.extra))
+    body = {**case_body(result.case), "repeated": result.repeated}
+    return JSONResponse(jsonable_encoder(body))
+
 
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/cases/{case_id}", tags=["cases"], summary="A case with its orders and history")
+# --- cases ----------------------------------------------------------------------------------
+
+
+@router.get("/cases/{case_id}", tags=["cases"], summary="A case with its orders and timeline")
 async def get_case(case_id: str, deps: Deps) -> Any:
-    document = await deps.cases.get(case_id)
+    document = await deps.cases.view(case_id)
     if document is None:
         return problem(404, "case_not_found", f"no case {case_id}")
-    document["case_id"] = document.pop("_id")
-    for internal in ("outbox_pending", "outbox_at", "outbox_lease"):
-        document.pop(internal, None)
     return JSONResponse(jsonable_encoder(document))
 
 
-@router.get("/departments", tags=["departments"], summary="Departments and their order queues")
-async def list_departments() -> list[dict[str, str]]:
+@router.get(
+    "/cases",
+    tags=["cases"],
+    summary="Cases, newest first, filtered",
+    responses={422: {"description": "an unknown status"}},
+)
+async def list_cases(
+    deps: Deps,
+    *,
+    status: Annotated[str | None, Query(description=", ".join(CASE_STATUSES))] = None,
+    department: Annotated[str | None, Query(description="a unit with an order")] = None,
+    township: str | None = None,
+    grid: str | None = None,
+    flagged: bool | None = None,
+    overdue: Annotated[
+        bool | None, Query(description="an open order is past its accept-by or complete-by")
+    ] = None,
+    extension_pending: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    if status is not None and status not in CASE_STATUSES:
+        return problem(
+            422, "unknown_status", f"not a case status: {status}", statuses=list(CASE_STATUSES)
+        )
+    query = CaseQuery(
+        status=status,
+        department=department,
+        township=township,
+        grid=grid,
+        flagged=flagged,
+        overdue=overdue,
+        extension_pending=extension_pending,
+        limit=limit,
+        offset=offset,
+    )
+    found = await deps.cases.search(query, deps.clock.now())
+    return JSONResponse(jsonable_encoder({"cases": found, "limit": limit, "offset": offset}))
+
+
+@router.get("/triage", tags=["cases"], summary="The center's triage list")
+async def triage_list(deps: Deps, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Any:
+    query = CaseQuery(status="awaiting_triage", limit=limit)
+    found = await deps.cases.search(query, deps.clock.now())
+    return JSONResponse(jsonable_encoder({"cases": found}))
+
+
+# --- departments ----------------------------------------------------------------------------
+
+
+@router.get("/departments", tags=["departments"], summary="Departments, their queues and accounts")
+async def list_departments(deps: Deps) -> list[dict[str, Any]]:
+    with_keys = await deps.keys.codes()
+    prefix = deps.settings.department_user_prefix
     return [
         {
             "code": d.code,
             "name_zh": d.name_zh,
             "name_en": d.name_en,
+            "kind": d.kind,
             "queue": department_queue(d.code),
+            "amqp_user": f"{prefix}{d.code}",
+            "reply_exchange": REPLIES_EXCHANGE,
+            "reply_routing_keys": f"{d.code}.<accept|reject|progress|complete|request-extension>",
+            "api_key_provisioned": d.code in with_keys,
         }
         for d in DEPARTMENTS
     ]
+
+
+@router.get("/reason-codes", tags=["departments"], summary="Reason codes for a rejection")
+async def reason_codes() -> dict[str, str]:
+    return REJECT_REASONS
+
+
+@router.get("/routing-rules", tags=["routing"], summary="Routing rules over the catalogue")
+async def list_rules(deps: Deps, category: str | None = None) -> Any:
+    return JSONResponse(jsonable_encoder({"rules": await deps.rules.all(category)}))
+
+
+# --- department replies over HTTP ------------------------------------------------------------
+
+
+class AcceptBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    handler: str | None = Field(default=None, description="the worker taking the order")
+    note: str | None = None
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: RejectReason
+    reason_text: str | None = None
+    duplicate_of: str | None = None
+    handler: str | None = None
+
+
+class ProgressBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = None
+    photo_urls: tuple[str, ...] = ()
+    handler: str | None = None
+
+
+class CompleteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    result: str = Field(min_length=1)
+    photo_urls: tuple[str, ...] = ()
+    handler: str | None = None
+    note: str | None = None
+
+
+class ExtensionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1)
+    proposed_complete_by: datetime
+    handler: str | None = None
+
+
+_REPLY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no key, or not a valid department key"},
+    403: {"description": "another department's order (recorded as `case.reply_refused`)"},
+    404: {"description": "no such order"},
+    409: {"description": "illegal transition: `code`, `detail`, `current_status`, `allowed_from`"},
+    422: {"description": "invalid body"},
+}
+
+
+async def _reply(
+    deps: Deps,
+    *,
+    request: Request,
+    department: str,
+    idempotency_key: str | None,
+    reply_type: type[OrderReply],
+    order_id: str,
+    body: BaseModel,
+) -> JSONResponse:
+    try:
+        reply = reply_type.model_validate(
+            {**body.model_dump(), "order_id": order_id, "department": department}
+        )
+    except ValidationError as error:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in error.errors()
+        ]
+        return problem(422, "invalid_reply", "the reply is not valid", errors=problems)
+    cause = cause_for(department, request, idempotency_key)
+    return respond(await deps.service.reply(reply, department, cause, via="http"))
+
+
+@router.post("/orders/{order_id}/accept", tags=["orders"], responses=_REPLY_RESPONSES)
+async def accept(
+    order_id: str,
+    *,
+    body: AcceptBody,
+    deps: Deps,
+    request: Request,
+    department: Department,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await _reply(
+        deps,
+        request=request,
+        department=department,
+        idempotency_key=idempotency_key,
+        reply_type=AcceptOrder,
+        order_id=order_id,
+        body=body,
+    )
+
+
+@router.post("/orders/{order_id}/reject", tags=["orders"], responses=_REPLY_RESPONSES)
+async def reject(
+    order_id: str,
+    *,
+    body: RejectBody,
+    deps: Deps,
+    request: Request,
+    department: Department,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await _reply(
+        deps,
+        request=request,
+        department=department,
+        idempotency_key=idempotency_key,
+        reply_type=RejectOrder,
+        order_id=order_id,
+        body=body,
+    )
+
+
+@router.post("/orders/{order_id}/progress", tags=["orders"], responses=_REPLY_RESPONSES)
+async def progress(
+    order_id: str,
+    *,
+    body: ProgressBody,
+    deps: Deps,
+    request: Request,
+    department: Department,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await _reply(
+        deps,
+        request=request,
+        department=department,
+        idempotency_key=idempotency_key,
+        reply_type=ReportProgress,
+        order_id=order_id,
+        body=body,
+    )
+
+
+@router.post("/orders/{order_id}/complete", tags=["orders"], responses=_REPLY_RESPONSES)
+async def complete(
+    order_id: str,
+    *,
+    body: CompleteBody,
+    deps: Deps,
+    request: Request,
+    department: Department,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await _reply(
+        deps,
+        request=request,
+        department=department,
+        idempotency_key=idempotency_key,
+        reply_type=CompleteOrder,
+        order_id=order_id,
+        body=body,
+    )
+
+
+@router.post("/orders/{order_id}/request-extension", tags=["orders"], responses=_REPLY_RESPONSES)
+async def request_extension(
+    order_id: str,
+    *,
+    body: ExtensionBody,
+    deps: Deps,
+    request: Request,
+    department: Department,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await _reply(
+        deps,
+        request=request,
+        department=department,
+        idempotency_key=idempotency_key,
+        reply_type=RequestExtension,
+        order_id=order_id,
+        body=body,
+    )
+
+
+# --- the reporter ---------------------------------------------------------------------------
+
+
+class FeedbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    satisfied: bool
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+@router.post(
+    "/cases/{case_id}/feedback",
+    tags=["cases"],
+    summary="The reporter's verdict on a completed case: closes it or reopens it",
+    responses={404: {"description": "no such case"}, 409: {"description": "not completed"}},
+)
+async def feedback(
+    case_id: str,
+    body: FeedbackBody,
+    deps: Deps,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    cause = cause_for("reporter", request, idempotency_key)
+    result = await deps.service.feedback(
+        case_id, satisfied=body.satisfied, comment=body.comment, cause=cause
+    )
+    return respond(result)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from gridloop_common.contracts import AcceptOrder, ReportReceived
+from gridloop_common.contracts import (
+    AcceptOrder,
+    CompleteOrder,
+    RejectOrder,
+    ReportProgress,
+    ReportReceived,
+    RequestExtension,
+)
 from gridloop_common.messaging import Subscription
 from gridloop_dispatch.handlers import DispatchHandlers
 
@@ -11,4 +18,8 @@ def subscriptions(handlers: DispatchHandlers) -> list[Subscription]:
     return [
         Subscription(ReportReceived, handlers.on_report_received),
         Subscription(AcceptOrder, handlers.on_accept),
+        Subscription(RejectOrder, handlers.on_reject),
+        Subscription(ReportProgress, handlers.on_progress),
+        Subscription(CompleteOrder, handlers.on_complete),
+        Subscription(RequestExtension, handlers.on_request_extension),
     ]

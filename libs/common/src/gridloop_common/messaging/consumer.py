@@ -118,7 +118,12 @@ class Consumer:
                 self._idle.set()
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
-        headers = message.headers or {}
+        # Our own headers count only on a message that came back from a retry tier (through the
+        # default exchange, which departments cannot write to). On a message a sender published
+        # to an exchange they are the sender's word: a forged origin routing key would otherwise
+        # let one department reply as another.
+        trusted = not message.exchange
+        headers = (message.headers or {}) if trusted else {}
         attempt = int(str(headers.get(ATTEMPT_HEADER, 1)))
         exchange = str(headers.get(ORIGIN_EXCHANGE_HEADER, message.exchange or ""))
         routing_key = str(headers.get(ORIGIN_ROUTING_KEY_HEADER, message.routing_key or ""))
