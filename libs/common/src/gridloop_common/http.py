@@ -67,8 +67,12 @@ def service_app(
     return app
 
 
-def app_deps(request: Request) -> Any:
-    """The `deps` object given to `service_app`, for a service's typed dependency alias."""
+async def app_deps(request: Request) -> Any:
+    """The `deps` object given to `service_app`, for a service's typed dependency alias.
+
+    Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread
+    hand-off on every request for a single attribute read.
+    """
     return request.app.state.deps
 
 

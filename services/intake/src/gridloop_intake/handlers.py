@@ -10,6 +10,7 @@ from gridloop_common.contracts import (
     CaseCompleted,
     CaseDispatched,
     CaseEvent,
+    CaseReopened,
 )
 from gridloop_common.messaging import Delivery
 from gridloop_intake.repository import ReportRepository
@@ -46,3 +47,6 @@ class CaseStatusHandlers:
 
     async def on_closed(self, event: CaseClosed, delivery: Delivery) -> None:
         await self._record(event, delivery, "closed")
+
+    async def on_reopened(self, event: CaseReopened, delivery: Delivery) -> None:
+        await self._record(event, delivery, "reopened", status_note=event.comment)

@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 
 from gridloop_common.clock import Clock
-from gridloop_common.contracts import Message, ReportLinked, ReportReceived
+from gridloop_common.contracts import Message, ReplyAddress, ReportLinked, ReportReceived
 from gridloop_common.envelope import derived_id
 from gridloop_common.messaging import envelope
 from gridloop_common.outbox import RelayNow
@@ -99,6 +99,9 @@ class ReportDesk:
             linked_to, reason = duplicate
             message = _linked(submission, report_id, reporter_id, linked_to, reason)
             document.update(status="linked", linked_to=linked_to, link_reason=reason)
+            # A supporting report shows its original's case from the start; later case events
+            # reach it through the original (see ReportRepository.record_case_status).
+            document.update(await self.reports.case_state_of(linked_to))
         outgoing = envelope(
             message,
             source=SOURCE,
@@ -111,7 +114,7 @@ class ReportDesk:
             if replayed is None:  # pragma: no cover - the colliding document vanished
                 raise RuntimeError(f"report {report_id} collided but cannot be read")
             return replayed
-        self.relay_now(self.reports.reports, report_id)
+        self.relay_now(self.reports.reports, report_id, [outgoing])
         log.info(
             "report_accepted",
             report_id=report_id,
@@ -177,6 +180,8 @@ def _document(
         "chat_group_id": submission.chat_group_id,
         "external_ref": submission.external_ref,
         "reply_channel": submission.reply_to.channel if submission.reply_to else None,
+        "address": submission.address,
+        "attributes": dict(submission.attributes),
         "request_fingerprint": request_fingerprint,
         "status_rank": 0,
     }
@@ -199,7 +204,7 @@ def _received(submission: Submission, report_id: str, reporter_id: str) -> Repor
         location_precision=placement.precision,
         worker_id=submission.worker_id,
         chat_group_id=submission.chat_group_id,
-        reply_to=submission.reply_to,
+        reply_to=_reply_to(submission, report_id),
     )
 
 
@@ -219,8 +224,16 @@ def _linked(
         village_id=placement.village_id,
         reporter_id=reporter_id,
         worker_id=submission.worker_id,
-        reply_to=submission.reply_to,
+        reply_to=_reply_to(submission, report_id),
     )
+
+
+def _reply_to(submission: Submission, report_id: str) -> ReplyAddress | None:
+    """An Open311 client without an e-mail address follows its request by id: the report id."""
+    reply_to = submission.reply_to
+    if reply_to is not None and reply_to.channel == "open311" and reply_to.address is None:
+        return ReplyAddress(channel="open311", address=report_id)
+    return reply_to
 
 
 def utc_now_or(clock: Clock, value: datetime | None) -> datetime:

@@ -3,27 +3,68 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from gridloop_common.contracts import GeoPoint
+from gridloop_common.contracts.reports import Channel
 from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, DuplicateKeyError, IndexSpec
 from gridloop_common.outbox import outbox_fields
+from gridloop_intake.channels.open311 import RequestQuery
 from gridloop_intake.duplicates import OpenReport
-from gridloop_intake.submission import Contact
+from gridloop_intake.submission import FINISHED, Contact
 
 REPORTS = "reports"
+CHANNELS: tuple[str, ...] = get_args(Channel)
 CONTACTS = "contacts"
 # A report's status follows its case; a later status never gives way to an earlier one.
-STATUS_RANK = {"received": 0, "dispatched": 1, "accepted": 2, "completed": 3, "closed": 4}
-# Statuses after which a report no longer attracts duplicates.
-FINISHED = ("closed", "resolved")
+STATUS_RANK = {
+    "received": 0,
+    "dispatched": 1,
+    "reopened": 1,
+    "accepted": 2,
+    "completed": 3,
+    "closed": 4,
+}
+# A finished report, or one that is itself a duplicate, attracts no duplicates.
+CLOSED_TO_DUPLICATES = frozenset({*FINISHED, "linked"})
+# Every index costs a write on each accepted report, so there is one per query and no more.
 INDEXES = [
+    # Duplicate candidates: open reports of a category in a township, recent first.
     IndexSpec(REPORTS, [("category_code", 1), ("township_id", 1), ("reported_at", -1)]),
-    IndexSpec(REPORTS, [("grid_id", 1), ("reported_at", -1)]),
-    IndexSpec(REPORTS, [("case_id", 1)]),
+    # Open311 GET requests.json: a date range, newest first, over every channel ($in on the
+    # prefix, so one index serves per-channel and all-channel listings).
     IndexSpec(REPORTS, [("channel", 1), ("reported_at", -1)]),
+    # Supporting reports of an original, to mirror its case. Sparse: only linked reports have
+    # the field, so the others cost no index write (a partial index would do the same on
+    # MongoDB, but the stand-in scans the collection instead of using one).
+    IndexSpec(REPORTS, [("linked_to", 1)], options={"sparse": True}),
 ]
+# What an Open311 service request shows of a report.
+OPEN311_FIELDS = dict.fromkeys(
+    (
+        "status",
+        "case_status",
+        "linked_to",
+        "channel",
+        "category_code",
+        "description",
+        "department",
+        "status_note",
+        "reported_at",
+        "updated_at",
+        "expected_by",
+        "address",
+        "grid_id",
+        "village_id",
+        "township_id",
+        "location",
+        "photo_urls",
+    ),
+    1,
+)
+# The case fields a report shows; a supporting (linked) report mirrors its original's.
+CASE_FIELDS = ("case_id", "department", "expected_by", "updated_at", "status_note")
 # What the API never shows: bookkeeping and the outbox.
 HIDDEN = {
     "outbox": 0,
@@ -32,6 +73,7 @@ HIDDEN = {
     "outbox_lease": 0,
     "applied_events": 0,
     "status_rank": 0,
+    "case_rank": 0,
     "request_fingerprint": 0,
 }
 
@@ -57,25 +99,69 @@ class ReportRepository:
             upsert=True,
         )
 
-    async def get(self, report_id: str) -> dict[str, Any] | None:
-        return await self.reports.find_one({"_id": report_id}, HIDDEN)
+    async def get(
+        self, report_id: str, projection: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        return await self.reports.find_one({"_id": report_id}, projection or HIDDEN)
 
-    async def find(self, query: dict[str, Any], limit: int) -> list[dict[str, Any]]:
-        cursor = self.reports.find(query, HIDDEN).sort("reported_at", -1).limit(limit)
+    async def service_requests(self, query: RequestQuery, limit: int) -> list[dict[str, Any]]:
+        """Reports for Open311's GET requests.json, newest first."""
+        if query.ids is not None:
+            return await self.find({"_id": {"$in": list(query.ids)}}, limit, OPEN311_FIELDS)
+        selector: dict[str, Any] = {
+            "channel": {"$in": list(CHANNELS)},
+            "reported_at": {"$gte": query.start, "$lte": query.end},
+        }
+        if query.service_codes:
+            selector["category_code"] = {"$in": list(query.service_codes)}
+        finished = list(FINISHED)
+        if query.closed is True:
+            selector["$or"] = [{"status": {"$in": finished}}, {"case_status": {"$in": finished}}]
+        elif query.closed is False:
+            selector["status"] = {"$nin": finished}
+            selector["case_status"] = {"$nin": finished}
+        return await self.find(selector, limit, OPEN311_FIELDS)
+
+    async def find(
+        self, query: dict[str, Any], limit: int, projection: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        cursor = self.reports.find(query, projection or HIDDEN).sort("reported_at", -1).limit(limit)
         return [document async for document in cursor]
+
+    async def case_state_of(self, report_id: str) -> dict[str, Any]:
+        """The case fields of a report, as a supporting report linked to it shows them."""
+        found = await self.reports.find_one(
+            {"_id": report_id}, {"status": 1, "status_rank": 1, **dict.fromkeys(CASE_FIELDS, 1)}
+        )
+        if found is None:
+            return {}
+        state = {field: found[field] for field in CASE_FIELDS if field in found}
+        status = found.get("status", "received")
+        return {**state, "case_status": status, "case_rank": STATUS_RANK.get(status, 0)}
 
     async def open_reports(
         self, category_code: str, township_id: str | None, since: datetime
     ) -> list[OpenReport]:
-        """Open, original reports of a category in a township since a time: duplicate candidates."""
+        """Open, original reports of a category in a township since a time: duplicate candidates.
+
+        The query names only the index's fields and the status is checked here: a predicate
+        outside the index made the MongoDB-wire stand-in scan the whole collection, a cost that
+        grew with every report ever taken (6 ms of database time per report at 20,000).
+        """
         cursor = self.reports.find(
             {
                 "category_code": category_code,
                 "township_id": township_id,
                 "reported_at": {"$gte": since},
-                "status": {"$nin": [*FINISHED, "linked"]},
             },
-            {"category_code": 1, "grid_id": 1, "reported_at": 1, "description": 1, "location": 1},
+            {
+                "category_code": 1,
+                "grid_id": 1,
+                "reported_at": 1,
+                "description": 1,
+                "location": 1,
+                "status": 1,
+            },
         ).limit(500)
         return [
             OpenReport(
@@ -87,21 +173,50 @@ class ReportRepository:
                 location=GeoPoint(**doc["location"]) if doc.get("location") else None,
             )
             async for doc in cursor
+            if doc.get("status") not in CLOSED_TO_DUPLICATES
         ]
 
     async def record_case_status(
         self, report_id: str, event_id: str, status: str, fields: dict[str, Any]
     ) -> None:
-        """Apply a case update once, and only forward: events may arrive out of order."""
+        """Apply a case update once, and only forward: events may arrive out of order.
+
+        The one step back is a reopening, which applies only to a completed or closed case.
+        """
         rank = STATUS_RANK[status]
         await self.reports.update_one(
             {
                 "_id": report_id,
                 "applied_events": {"$ne": event_id},
-                "$or": [{"status_rank": {"$lt": rank}}, {"status_rank": {"$exists": False}}],
+                **_forward("status_rank", status),
             },
             {
                 "$set": {"status": status, "status_rank": rank, **fields},
                 "$push": {"applied_events": event_id},
             },
         )
+        # Supporting reports follow their original's case: the same forward-only rule, applied
+        # to their mirror fields (their own status stays "linked"). Found by the index alone,
+        # then updated by id: guards beside `linked_to` would make the stand-in scan.
+        linked = [d["_id"] async for d in self.reports.find({"linked_to": report_id}, {"_id": 1})]
+        if not linked:
+            return
+        await self.reports.update_many(
+            {
+                "_id": {"$in": linked},
+                "applied_events": {"$ne": event_id},
+                **_forward("case_rank", status),
+            },
+            {
+                "$set": {"case_status": status, "case_rank": rank, **fields},
+                "$push": {"applied_events": event_id},
+            },
+        )
+
+
+def _forward(rank_field: str, status: str) -> dict[str, Any]:
+    """The guard that lets a status replace only an earlier one (or reopen a finished case)."""
+    if status == "reopened":
+        return {rank_field: {"$gte": STATUS_RANK["completed"]}}
+    rank = STATUS_RANK[status]
+    return {"$or": [{rank_field: {"$lt": rank}}, {rank_field: {"$exists": False}}]}

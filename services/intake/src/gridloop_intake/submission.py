@@ -8,6 +8,9 @@ from datetime import datetime
 from gridloop_common.contracts import GeoPoint
 from gridloop_common.contracts.reports import Channel, Precision, ReplyAddress
 
+# Case statuses after which a report is done: no longer open to Open311, nor to duplicates.
+FINISHED = frozenset({"closed", "resolved"})
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -61,3 +64,7 @@ class Submission:
     chat_group_id: str | None = None
     # The channel's own id of the thing reported (chat message, hotline call), for support staff.
     external_ref: str | None = None
+    # Where the problem is, in the reporter's words (Open311 address_string); not a contact.
+    address: str | None = None
+    # Answers to a service's extra questions (Open311 attribute[code]=value), kept with the report.
+    attributes: tuple[tuple[str, str], ...] = ()

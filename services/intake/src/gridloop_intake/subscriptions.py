@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from gridloop_common.contracts import CaseAccepted, CaseClosed, CaseCompleted, CaseDispatched
+from gridloop_common.contracts import (
+    CaseAccepted,
+    CaseClosed,
+    CaseCompleted,
+    CaseDispatched,
+    CaseReopened,
+)
 from gridloop_common.messaging import Subscription
 from gridloop_intake.handlers import CaseStatusHandlers
 
@@ -13,4 +19,5 @@ def subscriptions(handlers: CaseStatusHandlers) -> list[Subscription]:
         Subscription(CaseAccepted, handlers.on_accepted),
         Subscription(CaseCompleted, handlers.on_completed),
         Subscription(CaseClosed, handlers.on_closed),
+        Subscription(CaseReopened, handlers.on_reopened),
     ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aio_pika
 import httpx
@@ -12,6 +13,8 @@ from aio_pika.abc import AbstractChannel, AbstractQueue
 from fastapi import FastAPI
 
 from gridloop_common.testing.fixtures import Isolated
+from gridloop_common.testing.processes import ServiceProcess
+from gridloop_common.testing.secantus import free_port
 from gridloop_intake.app import create_app
 from gridloop_intake.bootstrap import IntakeDeps
 from gridloop_intake.settings import IntakeSettings
@@ -25,10 +28,13 @@ def intake_settings(isolated: Isolated, **overrides: object) -> IntakeSettings:
         "outbox_grace_seconds": 0.5,
         "outbox_sweep_interval_seconds": 0.2,
         "retry_delays_ms": (100,),
-        "gridloop_open311_api_keys": ("test-key",),
+        "gridloop_open311_api_keys": (API_KEY,),
         **overrides,
     }
     return IntakeSettings.model_validate(values)
+
+
+API_KEY = "test-key"
 
 
 @dataclass
@@ -64,3 +70,28 @@ async def intake(isolated: Isolated, amqp: AbstractChannel) -> AsyncIterator[Run
     async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
         yield RunningIntake(app, client, events)
     await deps.runtime.stop()
+
+
+@pytest.fixture
+def intake_server(isolated: Isolated, tmp_path: Path) -> Iterator[ServiceProcess]:
+    """intake as a real uvicorn process on a free port, for clients that speak only HTTP."""
+    server = ServiceProcess(
+        name="intake",
+        env={
+            "RABBITMQ_URL": isolated.rabbitmq_url,
+            "MONGODB_URL": isolated.mongodb_url,
+            "MONGODB_DATABASE": isolated.database("intake"),
+            "OUTBOX_GRACE_SECONDS": "0.5",
+            "OUTBOX_SWEEP_INTERVAL_SECONDS": "0.2",
+            "RETRY_DELAYS_MS": "100",
+            "GRIDLOOP_OPEN311_API_KEYS": f"other-key,{API_KEY}",
+        },
+        log_path=tmp_path / "intake.log",
+        port=free_port(),
+    )
+    server.start()
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
