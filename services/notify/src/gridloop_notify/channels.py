@@ -1,85 +1,231 @@
-"""Delivery channels behind one small interface; today the reporter webhook and record-only."""
+"""Channel adapters behind one small interface: chat-group webhook, SMS gateway, webhook, e-mail."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from email.message import EmailMessage
+from typing import Any, Protocol
 
+import aiosmtplib
 import httpx
 
-from gridloop_notify.notices import Notice, is_permanent_failure, is_success
+from gridloop_common.clock import Clock
+from gridloop_notify.delivery import Outcome, http_outcome
+from gridloop_notify.signing import SIGNATURE_HEADER, signature
 
 USER_AGENT = "gridloop-notify/0.1"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @dataclass(frozen=True)
-class Receipt:
-    """A channel's word that it is done with a notice: handed over, or deliberately not sent."""
+class Outbound:
+    """One message to one recipient: the notice's words and data plus where it goes."""
 
-    status: Literal["delivered", "skipped"]
-    detail: str
-
-
-class DeliveryFailed(Exception):
-    """The channel could not hand the notice over; `permanent` means retrying cannot help."""
-
-    def __init__(self, reason: str, *, permanent: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
+    delivery_id: str
+    notice_id: str
+    kind: str
+    recipient_id: str
+    address: str
+    title: str
+    text: str
+    data: Mapping[str, Any]
+    secret_ref: str | None = None
 
 
 class Channel(Protocol):
-    """Every adapter (webhook, SMS, chat group...) sends one notice or raises DeliveryFailed."""
+    """Sends one message and answers what happened (delivered / retry / failed); it raises only
+    for its own bugs. Reasons never quote a URL, an address or a response body: URLs may carry
+    tokens, addresses are personal data."""
 
     @property
     def name(self) -> str: ...
 
-    async def send(self, notice: Notice) -> Receipt: ...
+    async def send(self, message: Outbound) -> Outcome: ...
 
 
-class RecordOnlyChannel:
-    """Used when no endpoint is configured: the notice is kept, nothing leaves the service."""
-
-    name = "none"
-
-    async def send(self, notice: Notice) -> Receipt:
-        return Receipt("skipped", "no reporter channel configured")
+class SecretMissing(LookupError):
+    """The secret a delivery was planned with no longer exists (its subscription was removed)."""
 
 
-class WebhookChannel:
-    """POSTs the notice's JSON body; the notice id is the Idempotency-Key, same on every retry."""
+# Finds the signing secret of a delivery ("" signs nothing); raises SecretMissing.
+SecretLookup = Callable[[str], Awaitable[str]]
 
-    name = "webhook"
 
-    def __init__(self, client: httpx.AsyncClient, url: str, timeout_seconds: float) -> None:
-        self._client = client
-        self._url = url
+class HttpPoster:
+    """POSTs JSON with the idempotency key and an optional signature, bounded in time.
+
+    Requests go round the given pools: several small pools instead of one big one, because
+    httpx's pool spends more time choosing a connection the more connections it holds.
+    """
+
+    def __init__(
+        self, clients: Sequence[httpx.AsyncClient], timeout_seconds: float, clock: Clock
+    ) -> None:
+        self._clients = itertools.cycle(clients)
         self._timeout = timeout_seconds
+        self._clock = clock
 
-    async def send(self, notice: Notice) -> Receipt:
+    async def post(
+        self, url: str, body: Mapping[str, Any], idempotency_key: str, secret: str
+    ) -> Outcome:
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {
+            IDEMPOTENCY_HEADER: idempotency_key,
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        if secret:
+            headers[SIGNATURE_HEADER] = signature(secret, int(time.time()), raw)
         try:
             # httpx's timeout is per phase; this bounds the whole call, which the lease relies on.
             async with asyncio.timeout(self._timeout):
-                response = await self._client.post(
-                    self._url,
-                    json=dict(notice.body),
-                    headers={"Idempotency-Key": notice.notice_id, "User-Agent": USER_AGENT},
-                )
+                response = await next(self._clients).post(url, content=raw, headers=headers)
         except TimeoutError:
-            raise DeliveryFailed(
-                f"webhook gave no answer within {self._timeout}s", permanent=False
-            ) from None
+            return Outcome.retry(f"no answer within {self._timeout:g}s")
         except httpx.HTTPError as error:
             # The type name only: httpx messages can quote the URL, which may carry a token.
-            raise DeliveryFailed(
-                f"webhook unreachable: {type(error).__name__}", permanent=False
-            ) from None
-        status = response.status_code
-        if is_success(status):
-            return Receipt("delivered", f"HTTP {status}")
-        raise DeliveryFailed(
-            f"webhook answered HTTP {status} {response.reason_phrase}".strip(),
-            permanent=is_permanent_failure(status),
+            return Outcome.retry(f"unreachable: {type(error).__name__}")
+        return http_outcome(
+            response.status_code,
+            response.reason_phrase,
+            response.headers.get("Retry-After"),
+            self._clock.now(),
         )
+
+
+def envelope(message: Outbound) -> dict[str, Any]:
+    """Fields every HTTP body carries, beside the notice's own data."""
+    return {
+        **message.data,
+        "delivery_id": message.delivery_id,
+        "notice_id": message.notice_id,
+        "kind": message.kind,
+        "title": message.title,
+        "text": message.text,
+    }
+
+
+class ChatGroupChannel:
+    """One POST per chat group to the chat platform's bot webhook; the group id in the body."""
+
+    name = "chat_group"
+
+    def __init__(self, poster: HttpPoster, url: str, secret: str) -> None:
+        self._poster = poster
+        self._url = url
+        self._secret = secret
+
+    async def send(self, message: Outbound) -> Outcome:
+        body = {**envelope(message), "group_id": message.address}
+        return await self._poster.post(self._url, body, message.delivery_id, self._secret)
+
+
+class SmsGatewayChannel:
+    """One POST per text message to the SMS gateway: number and text, nothing else personal."""
+
+    name = "sms"
+
+    def __init__(self, poster: HttpPoster, url: str, secret: str) -> None:
+        self._poster = poster
+        self._url = url
+        self._secret = secret
+
+    async def send(self, message: Outbound) -> Outcome:
+        body = {
+            "delivery_id": message.delivery_id,
+            "notice_id": message.notice_id,
+            "kind": message.kind,
+            "to": message.address,
+            "text": sms_text(message.title, message.text),
+        }
+        case_id = message.data.get("case_id")
+        if case_id:
+            body["case_id"] = case_id
+        return await self._poster.post(self._url, body, message.delivery_id, self._secret)
+
+
+def sms_text(title: str, text: str) -> str:
+    # A notice's text usually starts with its title already (alerts); do not say it twice.
+    return text if text.startswith(title) else f"【{title}】{text}"
+
+
+class WebhookChannel:
+    """A generic signed webhook: the URL is the recipient's (a subscription, the reporter hook)."""
+
+    name = "webhook"
+
+    def __init__(self, poster: HttpPoster, secrets: SecretLookup) -> None:
+        self._poster = poster
+        self._secrets = secrets
+
+    async def send(self, message: Outbound) -> Outcome:
+        try:
+            secret = await self._secrets(message.secret_ref or "")
+        except SecretMissing as missing:
+            return Outcome.failed(str(missing))
+        body = {**envelope(message), "recipient_id": message.recipient_id}
+        return await self._poster.post(message.address, body, message.delivery_id, secret)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str
+    password: str
+    security: str  # none | starttls | tls
+    mail_from: str
+    timeout_seconds: float
+
+
+class EmailChannel:
+    """One message per recipient over SMTP; the delivery id is the Message-ID, which mail
+    systems deduplicate on, as HTTP receivers do on the Idempotency-Key."""
+
+    name = "email"
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self._settings = settings
+
+    def compose(self, message: Outbound) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"] = self._settings.mail_from
+        mail["To"] = message.address
+        mail["Subject"] = message.title
+        mail["Message-ID"] = f"<{message.delivery_id}@notify.gridloop>"
+        mail["X-Gridloop-Notice"] = message.notice_id
+        mail["X-Gridloop-Kind"] = message.kind
+        mail.set_content(message.text)
+        return mail
+
+    async def send(self, message: Outbound) -> Outcome:
+        s = self._settings
+        try:
+            await aiosmtplib.send(
+                self.compose(message),
+                hostname=s.host,
+                port=s.port,
+                username=s.username or None,
+                password=s.password or None,
+                use_tls=s.security == "tls",
+                start_tls=s.security == "starttls",
+                timeout=s.timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as refused:
+            codes = [r.code for r in refused.recipients]
+            # Only the code: the server's text usually quotes the address.
+            if any(400 <= code < 500 for code in codes):
+                return Outcome.retry(f"SMTP {codes[0]} recipient deferred")
+            return Outcome.failed(f"SMTP {codes[0] if codes else 550} recipient refused")
+        except aiosmtplib.SMTPResponseException as error:
+            if 400 <= error.code < 500:
+                return Outcome.retry(f"SMTP {error.code} temporary failure")
+            return Outcome.failed(f"SMTP {error.code} refused")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            return Outcome.retry(f"SMTP server unreachable: {type(error).__name__}")
+        return Outcome.delivered("SMTP 250 accepted")

@@ -1,82 +1,158 @@
-"""How notify reacts to case events: the reporter hears that their case was accepted."""
+"""How notify reacts to events: remember reporters, tell them, alert supervisors, commend."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 import structlog
 
 from gridloop_common.clock import Clock
-from gridloop_common.contracts import CaseAccepted
-from gridloop_common.messaging import Delivery, PermanentError
-from gridloop_notify.channels import Channel, DeliveryFailed
-from gridloop_notify.notices import Notice, is_final_attempt, reporter_notice
-from gridloop_notify.repository import DELIVERED, SETTLED, DeliveryRepository
+from gridloop_common.contracts import (
+    CaseAccepted,
+    CaseClosed,
+    CaseCompleted,
+    CaseEvent,
+    CaseFlagged,
+    ReportLinked,
+    ReportReceived,
+    ScoringPeriodClosed,
+    SlaBreached,
+    SlaWarning,
+)
+from gridloop_common.messaging import Delivery
+from gridloop_common.registry import Registry
+from gridloop_notify import notices
+from gridloop_notify.alerts import (
+    AlertFacts,
+    Filters,
+    breach_facts,
+    flagged_facts,
+    matches,
+    warning_facts,
+)
+from gridloop_notify.delivery import Segment
+from gridloop_notify.desk import NoticeDesk, subscriber
+from gridloop_notify.notices import Endpoints, ReplyRecord
+from gridloop_notify.repository import ReporterRepository, SubscriptionRepository
 
 log = structlog.stdlib.get_logger("gridloop.notify")
 
 
-class DeliveryInProgress(Exception):
-    """Another copy of the event holds the send lease; retry later and find the outcome."""
+class ReplyAddressUnknown(Exception):
+    """The case event overtook its report.received; retried until the record is there."""
+
+
+def is_final_attempt(attempt: int, retry_delays_ms: Sequence[int]) -> bool:
+    """Mirrors the shared consumer: a failure on attempt N parks once N exceeds the tiers."""
+    return attempt > len(retry_delays_ms)
 
 
 @dataclass(frozen=True)
-class ReporterNoticeHandlers:
-    deliveries: DeliveryRepository
-    channel: Channel
+class NotifyHandlers:
+    desk: NoticeDesk
+    reporters: ReporterRepository
+    subscriptions: SubscriptionRepository
+    registry: Registry
+    endpoints: Endpoints
+    feedback_base_url: str
+    configured_channels: frozenset[str]
     clock: Clock
     retry_delays_ms: Sequence[int]
-    # Longer than one channel call can take, so a lease only expires when its holder died.
-    lease: timedelta
 
-    async def on_accepted(self, event: CaseAccepted, delivery: Delivery) -> None:
-        notice = reporter_notice(event, delivery.event_id)
-        if notice is None:
+    # --- reporters' reply addresses ---
+
+    async def on_report_received(self, event: ReportReceived, delivery: Delivery) -> None:
+        await self.reporters.remember(
+            event.report_id, event.reporter_id, event.reply_to, None, self.clock.now()
+        )
+
+    async def on_report_linked(self, event: ReportLinked, delivery: Delivery) -> None:
+        # A duplicate's reporter hears what becomes of the report it was linked to.
+        await self.reporters.remember(
+            event.report_id, event.reporter_id, event.reply_to, event.linked_to, self.clock.now()
+        )
+
+    # --- reporter feedback ---
+
+    async def on_case_accepted(self, event: CaseAccepted, delivery: Delivery) -> None:
+        records = await self._reply_records(event, delivery)
+        if records is None:
+            return
+        await self.desk.submit_now(
+            notices.accepted_notice(event, delivery.event_id, records, self.endpoints)
+        )
+
+    async def on_case_completed(self, event: CaseCompleted, delivery: Delivery) -> None:
+        if not event.case_complete:
+            log.info("reporter_notice_not_needed", reason="a cooperating unit's part")
+            return
+        records = await self._reply_records(event, delivery)
+        if records is None:
+            return
+        draft = notices.completed_notice(
+            event, delivery.event_id, records, self.endpoints, self.feedback_base_url
+        )
+        if draft is not None:
+            await self.desk.submit_now(draft)
+
+    async def on_case_closed(self, event: CaseClosed, delivery: Delivery) -> None:
+        records = await self._reply_records(event, delivery)
+        if records is None:
+            return
+        draft = notices.closed_notice(event, delivery.event_id, records, self.endpoints)
+        await self.desk.submit_now(draft)
+        # The last word to the reporter is stored with its addresses: notify forgets them now.
+        await self.reporters.forget(draft.report_ids)
+
+    async def _reply_records(
+        self, event: CaseEvent, delivery: Delivery
+    ) -> list[ReplyRecord] | None:
+        if event.report_id:
+            found = await self.reporters.for_report(event.report_id)
+            if found is not None:
+                return found
+            if not is_final_attempt(delivery.attempt, self.retry_delays_ms):
+                raise ReplyAddressUnknown(f"no report.received seen for {event.report_id} yet")
+            log.warning("reply_address_unknown", report_id=event.report_id)
+        if event.reporter_id is None and event.report_id is None:
             log.info("reporter_notice_not_needed", reason="no reporter")
-            return
-        await self.deliver(notice, delivery.attempt)
+            return None
+        # Never saw the report: the reporter webhook (if any) is the only way left.
+        return [ReplyRecord(event.report_id or event.case_id, event.reporter_id, None)]
 
-    async def deliver(self, notice: Notice, attempt: int) -> None:
-        """Store, claim, send, settle: at most one successful send per notice."""
-        bound = log.bind(notice_id=notice.notice_id, kind=notice.kind, channel=self.channel.name)
-        now = self.clock.now()
-        record = await self.deliveries.open(notice, self.channel.name, now)
-        if record["status"] in SETTLED:
-            bound.info("notice_already_settled", status=record["status"])
+    # --- supervisor alerts ---
+
+    async def on_sla_warning(self, event: SlaWarning, delivery: Delivery) -> None:
+        await self._alert(event, warning_facts(event), delivery)
+
+    async def on_sla_breached(self, event: SlaBreached, delivery: Delivery) -> None:
+        await self._alert(event, breach_facts(event), delivery)
+
+    async def on_case_flagged(self, event: CaseFlagged, delivery: Delivery) -> None:
+        await self._alert(event, flagged_facts(event), delivery)
+
+    async def _alert(
+        self, event: SlaWarning | SlaBreached | CaseFlagged, facts: AlertFacts, delivery: Delivery
+    ) -> None:
+        subscribers = [
+            subscriber(document)
+            for document in await self.subscriptions.for_event(facts.event)
+            if matches(Filters.from_document(document.get("filters")), facts)
+        ]
+        if not subscribers:
+            log.debug("alert_not_subscribed", alert=facts.event, department=facts.department)
             return
-        if not await self.deliveries.claim(notice.notice_id, now, now + self.lease):
-            bound.info("notice_delivery_in_progress")
-            raise DeliveryInProgress(f"notice {notice.notice_id} is being sent by another worker")
-        try:
-            receipt = await self.channel.send(notice)
-        except DeliveryFailed as failure:
-            final = failure.permanent or is_final_attempt(attempt, self.retry_delays_ms)
-            await self.deliveries.record_failure(
-                notice.notice_id, failure.reason, self.clock.now(), final=final
-            )
-            bound.warning(
-                "notice_delivery_failed",
-                reason=failure.reason,
-                permanent=failure.permanent,
-                attempt=attempt,
-            )
-            if failure.permanent:
-                raise PermanentError(failure.reason) from failure
-            # Re-raised so the shared consumer retries with back-off, then parks.
-            raise
-        except Exception as error:
-            # A channel bug, not a receiver's answer: free the lease at once, still retry.
-            await self.deliveries.record_failure(
-                notice.notice_id,
-                f"channel error: {type(error).__name__}",
-                self.clock.now(),
-                final=is_final_attempt(attempt, self.retry_delays_ms),
-            )
-            raise
-        await self.deliveries.settle(notice.notice_id, receipt.status, self.clock.now())
-        if receipt.status == DELIVERED:
-            bound.info("notice_delivered", detail=receipt.detail, attempt=attempt)
-        else:
-            bound.info("notice_recorded_only", detail=receipt.detail)
+        await self.desk.submit_now(notices.alert_notice(event, delivery.event_id, subscribers))
+
+    # --- the city ---
+
+    async def on_period_closed(self, event: ScoringPeriodClosed, delivery: Delivery) -> None:
+        segments: list[Segment] = []
+        if "chat_group" in self.configured_channels:
+            segments.append(Segment("chat_group", "chat_groups", len(self.registry.chat_groups)))
+        listed = await self.desk.notice_subscribers(frozenset({"email", "webhook"}), None)
+        segments.extend(notices.subscriber_segments(listed))
+        await self.desk.submit_now(
+            notices.commendation_notice(event, delivery.event_id, self.registry, tuple(segments))
+        )

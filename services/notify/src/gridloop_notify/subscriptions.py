@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
-from gridloop_common.contracts import CaseAccepted
+from gridloop_common.contracts import (
+    CaseAccepted,
+    CaseClosed,
+    CaseCompleted,
+    CaseFlagged,
+    ReportLinked,
+    ReportReceived,
+    ScoringPeriodClosed,
+    SlaBreached,
+    SlaWarning,
+)
 from gridloop_common.messaging import Subscription
-from gridloop_notify.handlers import ReporterNoticeHandlers
+from gridloop_notify.handlers import NotifyHandlers
 
 
-def subscriptions(handlers: ReporterNoticeHandlers) -> list[Subscription]:
-    return [Subscription(CaseAccepted, handlers.on_accepted)]
+def subscriptions(handlers: NotifyHandlers) -> list[Subscription]:
+    return [
+        Subscription(ReportReceived, handlers.on_report_received),
+        Subscription(ReportLinked, handlers.on_report_linked),
+        Subscription(CaseAccepted, handlers.on_case_accepted),
+        Subscription(CaseCompleted, handlers.on_case_completed),
+        Subscription(CaseClosed, handlers.on_case_closed),
+        Subscription(SlaWarning, handlers.on_sla_warning),
+        Subscription(SlaBreached, handlers.on_sla_breached),
+        Subscription(CaseFlagged, handlers.on_case_flagged),
+        Subscription(ScoringPeriodClosed, handlers.on_period_closed),
+    ]

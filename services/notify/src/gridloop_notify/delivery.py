@@ -1,0 +1,290 @@
+"""Pure delivery rules: ids, batches, outcomes, back-off with jitter, and what a batch owes next."""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from gridloop_common.envelope import derived_id
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+SKIPPED = "skipped"
+STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)
+SETTLED = frozenset({DELIVERED, FAILED, SKIPPED})
+
+# A batch's claim query reads every due batch of one lane; spreading batches over lanes keeps
+# that read small on a store without covered index scans (the MongoDB stand-in decodes every
+# candidate). Fixed, not a setting: every replica must scan the same lanes.
+LANES = 16
+
+# Not a sending channel: entries decided at expansion (e.g. an Open311 reporter, whose client
+# reads the status from intake) are stored settled under it, so the record stays complete.
+RECORD_ONLY = "none"
+
+# A receiver answering one of these will answer the same next time; 408 and 429 invite a retry.
+_RETRYABLE_CLIENT_ERRORS = frozenset({408, 429})
+
+Entry = dict[str, Any]
+OutcomeKind = Literal["delivered", "retry", "failed"]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a delivery goes to: `recipient_id` is shown and logged, `address` never is."""
+
+    recipient_id: str
+    address: str
+    # Which signing secret a webhook delivery uses: "setting:<name>" or "subscription:<id>".
+    secret_ref: str | None = None
+    # Set when it is known before any attempt that nothing will be sent (stored as skipped).
+    skip_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A channel's answer to one send."""
+
+    kind: OutcomeKind
+    detail: str
+    # The receiver's own wish (Retry-After), a floor under the computed back-off.
+    retry_after_seconds: float | None = None
+
+    @classmethod
+    def delivered(cls, detail: str) -> Outcome:
+        return cls("delivered", detail)
+
+    @classmethod
+    def retry(cls, detail: str, retry_after_seconds: float | None = None) -> Outcome:
+        return cls("retry", detail, retry_after_seconds)
+
+    @classmethod
+    def failed(cls, detail: str) -> Outcome:
+        return cls("failed", detail)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base_seconds: float
+    max_seconds: float
+
+
+@dataclass(frozen=True)
+class BatchDraft:
+    """One stored delivery batch: up to `batch_size` recipients of one notice on one channel."""
+
+    batch_id: str
+    notice_id: str
+    k: int
+    channel: str
+    first_seq: int
+    entries: tuple[Entry, ...]
+
+    @property
+    def lane(self) -> int:
+        return self.k % LANES
+
+
+@dataclass
+class Counts:
+    pending: int = 0
+    delivered: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            PENDING: self.pending,
+            DELIVERED: self.delivered,
+            FAILED: self.failed,
+            SKIPPED: self.skipped,
+        }
+
+    def minus(self, other: Counts) -> dict[str, int]:
+        mine, theirs = self.as_dict(), other.as_dict()
+        return {status: mine[status] - theirs[status] for status in STATUSES}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Part of a notice's plan: recipients of one channel, from the registry or listed."""
+
+    channel: str
+    source: Literal["chat_groups", "households", "listed"]
+    count: int
+    recipients: tuple[Recipient, ...] = field(default=())
+
+
+def delivery_id(notice_id: str, channel: str, recipient_id: str) -> str:
+    """The idempotency key of one (notice, recipient): the same on every attempt and restart."""
+    return derived_id("notify.delivery", notice_id, channel, recipient_id)
+
+
+def batch_id(notice_id: str, k: int) -> str:
+    # Zero-padded so the batches of a notice sort by k.
+    return f"{notice_id}.{k:06d}"
+
+
+def new_entry(notice_id: str, channel: str, seq: int, recipient: Recipient) -> Entry:
+    entry: Entry = {
+        "delivery_id": delivery_id(notice_id, channel, recipient.recipient_id),
+        "seq": seq,
+        "recipient_id": recipient.recipient_id,
+        "status": PENDING,
+        "attempts": 0,
+        "last_error": None,
+        "last_attempt_at": None,
+        "delivered_at": None,
+    }
+    if recipient.skip_reason is not None:
+        entry.update(status=SKIPPED, last_error=recipient.skip_reason)
+        return entry
+    entry["address"] = recipient.address
+    if recipient.secret_ref is not None:
+        entry["secret_ref"] = recipient.secret_ref
+    return entry
+
+
+def cut_batches(
+    notice_id: str,
+    segments: Iterable[tuple[str, Iterable[Recipient]]],
+    batch_size: int,
+) -> Iterator[BatchDraft]:
+    """Number every recipient of every segment and cut each segment into batches, in order.
+
+    Deterministic: the same plan always gives the same batch ids, seqs and delivery ids, so an
+    expansion interrupted by a crash can be run again and only adds what is missing.
+    """
+    k = 0
+    seq = 0
+    for channel, recipients in segments:
+        chunk: list[Entry] = []
+        for recipient in recipients:
+            chunk.append(new_entry(notice_id, channel, seq, recipient))
+            seq += 1
+            if len(chunk) == batch_size:
+                yield _draft(notice_id, k, channel, chunk)
+                k += 1
+                chunk = []
+        if chunk:
+            yield _draft(notice_id, k, channel, chunk)
+            k += 1
+
+
+def _draft(notice_id: str, k: int, channel: str, chunk: list[Entry]) -> BatchDraft:
+    return BatchDraft(
+        batch_id=batch_id(notice_id, k),
+        notice_id=notice_id,
+        k=k,
+        channel=channel,
+        first_seq=chunk[0]["seq"],
+        entries=tuple(chunk),
+    )
+
+
+def is_success(status_code: int) -> bool:
+    return 200 <= status_code < 300
+
+
+def is_permanent_failure(status_code: int) -> bool:
+    return 400 <= status_code < 500 and status_code not in _RETRYABLE_CLIENT_ERRORS
+
+
+def http_outcome(
+    status_code: int, reason_phrase: str, retry_after: str | None, now: datetime
+) -> Outcome:
+    """What an HTTP answer means: 2xx delivered, 4xx (but 408/429) final, the rest retried."""
+    detail = f"HTTP {status_code} {reason_phrase}".strip()
+    if is_success(status_code):
+        return Outcome.delivered(detail)
+    if is_permanent_failure(status_code):
+        return Outcome.failed(detail)
+    return Outcome.retry(detail, parse_retry_after(retry_after, now))
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def backoff_seconds(attempt: int, policy: RetryPolicy, jitter: float) -> float:
+    """Delay before the next try after `attempt` failed tries: exponential, capped, jittered.
+
+    `jitter` in [0, 1) scales the delay to [50 %, 100 %): retries of a batch that failed
+    together (a receiver outage) spread out instead of returning in one burst.
+    """
+    exponent = min(max(attempt - 1, 0), 60)
+    ceiling = min(policy.max_seconds, policy.base_seconds * math.pow(2, exponent))
+    return ceiling * (0.5 + 0.5 * min(max(jitter, 0.0), 1.0))
+
+
+def apply_outcome(
+    entry: Entry, outcome: Outcome, now: datetime, policy: RetryPolicy, jitter: float
+) -> Entry:
+    """The entry after one attempt; settled entries lose their address (kept only to send)."""
+    updated = dict(entry)
+    attempts = int(entry.get("attempts", 0)) + 1
+    updated.update(attempts=attempts, last_attempt_at=now)
+    if outcome.kind == "delivered":
+        updated.update(status=DELIVERED, delivered_at=now)
+    elif outcome.kind == "failed":
+        updated.update(status=FAILED, last_error=outcome.detail)
+    elif attempts >= policy.max_attempts:
+        updated.update(
+            status=FAILED, last_error=f"{outcome.detail} (gave up after {attempts} attempts)"
+        )
+    else:
+        delay = max(backoff_seconds(attempts, policy, jitter), outcome.retry_after_seconds or 0)
+        updated.update(
+            status=PENDING,
+            last_error=outcome.detail,
+            next_attempt_at=now + timedelta(seconds=delay),
+        )
+        return updated
+    return settled(updated)
+
+
+def settled(entry: Entry) -> Entry:
+    for transient in ("address", "secret_ref", "next_attempt_at"):
+        entry.pop(transient, None)
+    return entry
+
+
+def is_due(entry: Mapping[str, Any], now: datetime) -> bool:
+    if entry["status"] != PENDING:
+        return False
+    next_attempt: datetime | None = entry.get("next_attempt_at")
+    return next_attempt is None or next_attempt <= now
+
+
+def count(entries: Iterable[Mapping[str, Any]]) -> Counts:
+    counts = Counts()
+    for entry in entries:
+        status = entry["status"]
+        setattr(counts, status, getattr(counts, status) + 1)
+    return counts
+
+
+def next_due(entries: Iterable[Mapping[str, Any]], now: datetime) -> datetime | None:
+    """When the batch next needs a worker: its earliest pending retry; None once all settled."""
+    pending = [
+        entry.get("next_attempt_at") or now for entry in entries if entry["status"] == PENDING
+    ]
+    return min(pending) if pending else None

@@ -1,0 +1,155 @@
+"""Turns a stored notice's plan into delivery batches, in bulk, resumable after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+
+from gridloop_common.clock import Clock
+from gridloop_common.faults import crash_point
+from gridloop_common.registry import Registry
+from gridloop_notify.audience import (
+    Audience,
+    chat_group_recipients,
+    chat_groups,
+    household_recipients,
+)
+from gridloop_notify.delivery import BatchDraft, Recipient, Segment, count, cut_batches
+from gridloop_notify.repository import BatchRepository, NoticeRepository, segment_from_document
+from gridloop_notify.worker import Completion, LeaseLost, Wakeup
+
+log = structlog.stdlib.get_logger("gridloop.notify.expansion")
+
+# Recipients per insert: large enough to amortise a round trip, small enough that a crash
+# repeats little and workers start sending while the rest is still being stored.
+INSERT_RECIPIENTS = 2_000
+
+
+@dataclass
+class Expander:
+    """The plan (an area and channels, or a short list) expands the same way every time: same
+    batches, seqs and delivery ids. Batches go in unordered, a few thousand recipients per insert,
+    duplicates ignored, with a checkpoint (`expanded_batches`) after each insert; a resumed
+    expansion skips what the checkpoint covers and stores nothing twice."""
+
+    notices: NoticeRepository
+    batches: BatchRepository
+    registry: Registry
+    completion: Completion
+    clock: Clock
+    wakeup: Wakeup
+    lease: timedelta
+    # Test-only: GRIDLOOP_FAULT_POINT=notify.expansion_chunk_stored dies after the first chunk.
+    fault_point: str = ""
+    _tasks: set[asyncio.Task[bool]] = field(default_factory=set)
+
+    def start(self, notice_id: str) -> None:
+        """Expand in the background (a broadcast's 202 does not wait for 86,000 recipients)."""
+        task = asyncio.create_task(self.expand(notice_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[bool]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The housekeeping sweep resumes it once the lease runs out.
+            log.error("notice_expansion_failed", reason=type(task.exception()).__name__)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def expand(self, notice_id: str) -> bool:
+        """Store every batch of the notice; False if another worker holds or finished it."""
+        token = uuid.uuid4().hex
+        now = self.clock.now()
+        if not await self.notices.claim_expansion(notice_id, token, now, now + self.lease):
+            return False
+        try:
+            finished = await self._expand_claimed(notice_id, token)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.notices.release_expansion(notice_id, token))
+            raise
+        except LeaseLost:
+            log.warning("notice_expansion_lease_lost", notice_id=notice_id)
+            return False
+        self.wakeup.poke()
+        await self.completion.check(finished)
+        return finished is not None
+
+    async def _expand_claimed(self, notice_id: str, token: str) -> dict[str, object] | None:
+        plan = await self.notices.plan(notice_id)
+        if plan is None:
+            return None
+        segments = [segment_from_document(d) for d in plan.get("segments") or []]
+        audience = Audience.from_document(plan["audience"]) if plan.get("audience") else None
+        drafts = cut_batches(
+            notice_id,
+            [(s.channel, self._recipients(s, audience)) for s in segments],
+            int(plan["batch_size"]),
+        )
+        checkpoint = int(plan.get("expanded_batches", 0))
+        chunk: list[BatchDraft] = []
+        in_chunk = 0
+        total = to_close = 0
+        skipped: dict[str, int] = {}
+        for draft in drafts:
+            total += 1
+            counts = count(draft.entries)
+            if counts.pending:
+                to_close += 1
+            if counts.skipped:
+                skipped[draft.channel] = skipped.get(draft.channel, 0) + counts.skipped
+            if draft.k < checkpoint:
+                continue
+            chunk.append(draft)
+            in_chunk += len(draft.entries)
+            if in_chunk >= INSERT_RECIPIENTS:
+                await self._store(notice_id, token, chunk)
+                chunk, in_chunk = [], 0
+        await self._store(notice_id, token, chunk)
+        finished = await self.notices.finish_expansion(
+            notice_id,
+            token,
+            batches_total=total,
+            batches_to_close=to_close,
+            skipped=skipped,
+            segments=segments,
+            now=self.clock.now(),
+        )
+        if finished is None:
+            raise LeaseLost(notice_id)
+        log.info(
+            "notice_expanded", notice_id=notice_id, batches=total, recipients=plan["recipients"]
+        )
+        return finished
+
+    async def _store(self, notice_id: str, token: str, chunk: list[BatchDraft]) -> None:
+        if not chunk:
+            return
+        now = self.clock.now()
+        await self.batches.insert(chunk, now)
+        if not await self.notices.record_expanded(
+            notice_id, token, chunk[-1].k + 1, now + self.lease
+        ):
+            raise LeaseLost(notice_id)
+        crash_point(self.fault_point, "notify.expansion_chunk_stored")
+        # Sending starts with the first chunk; the rest follows while it goes out.
+        self.wakeup.poke()
+
+    def _recipients(self, segment: Segment, audience: Audience | None) -> Iterable[Recipient]:
+        if segment.source == "listed":
+            return segment.recipients
+        if audience is None:
+            raise ValueError(f"segment {segment.source} needs an audience")
+        if segment.source == "chat_groups":
+            return chat_group_recipients(chat_groups(self.registry, audience))
+        return household_recipients(self.registry, audience)

@@ -1,0 +1,260 @@
+"""notify's HTTP API for subscriptions: who hears which alerts (and notices), and where."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from gridloop_common.catalogue import CATEGORIES_BY_CODE, DEPARTMENTS_BY_CODE
+from gridloop_common.envelope import derived_id
+from gridloop_common.http import problem
+from gridloop_common.http_errors import error_body
+from gridloop_common.mongo import Document
+from gridloop_notify.alerts import SUBSCRIBABLE, Filters, inapplicable_filters
+from gridloop_notify.api import Deps, IdempotencyKey, fingerprint
+from gridloop_notify.settings import http_url
+
+router = APIRouter(prefix="/v1", tags=["subscriptions"])
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+EventName = Literal["sla.warning", "sla.breached", "case.flagged", "notice"]
+Colour = Literal["yellow", "red"]
+# Deliberately loose: the mail server is the judge of an address; this only refuses what
+# cannot be one (no @, spaces, header injection).
+_EMAIL_FORBIDDEN = set(" \t\r\n<>,;")
+
+
+class FiltersIn(BaseModel):
+    """Each filter, when given, must contain the event's value; empty or absent means any."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    departments: list[Code] = Field(default_factory=list, max_length=200)
+    township_ids: list[Code] = Field(default_factory=list, max_length=200)
+    category_codes: list[Code] = Field(default_factory=list, max_length=500)
+    colours: list[Colour] = Field(default_factory=list, max_length=2)
+
+
+class WebhookEndpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["webhook"]
+    url: str = Field(max_length=2_000)
+    # Signs every delivery (X-Gridloop-Signature); notify makes one up when none is given and
+    # returns it once, in the answer to this request.
+    secret: str | None = Field(default=None, min_length=16, max_length=200)
+
+    @field_validator("url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a webhook needs a URL")
+        return http_url(value)
+
+
+class EmailEndpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["email"]
+    address: str = Field(min_length=3, max_length=254)
+
+    @field_validator("address")
+    @classmethod
+    def _looks_like_an_address(cls, value: str) -> str:
+        local, at, domain = value.strip().rpartition("@")
+        if not at or not local or "." not in domain or _EMAIL_FORBIDDEN & set(value.strip()):
+            raise ValueError("not an e-mail address")
+        return value.strip()
+
+
+class SubscriptionIn(BaseModel):
+    """Who hears which of sla.warning, sla.breached, case.flagged and notices, and where."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        default="", max_length=200, description="A label for people, e.g. a duty desk"
+    )
+    events: list[EventName] = Field(min_length=1, max_length=len(SUBSCRIBABLE))
+    filters: FiltersIn = Field(default_factory=FiltersIn)
+    endpoint: WebhookEndpoint | EmailEndpoint = Field(discriminator="kind")
+
+
+class SubscriptionView(BaseModel):
+    subscription_id: str
+    name: str
+    events: list[str]
+    filters: dict[str, list[str]]
+    endpoint: dict[str, str]
+    created_at: datetime
+    # Only in the answer that created it, and only when notify made it up.
+    secret: str | None = None
+
+
+def view(document: Document, with_secret: bool = False) -> SubscriptionView:
+    endpoint = dict(document["endpoint"])
+    return SubscriptionView(
+        subscription_id=document["_id"],
+        name=document.get("name", ""),
+        events=document["events"],
+        filters=document["filters"],
+        endpoint=endpoint,
+        created_at=document["created_at"],
+        secret=document.get("secret") if with_secret and document.get("secret_generated") else None,
+    )
+
+
+def problems(body: SubscriptionIn, deps: Deps) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = []
+    filters = body.filters
+    unknown = {
+        "filters.departments": [d for d in filters.departments if d not in DEPARTMENTS_BY_CODE],
+        "filters.township_ids": [
+            t for t in filters.township_ids if deps.registry.township(t) is None
+        ],
+        "filters.category_codes": [
+            c for c in filters.category_codes if c not in CATEGORIES_BY_CODE
+        ],
+    }
+    for field, values in unknown.items():
+        if values:
+            found.append({"field": field, "reason": f"unknown: {', '.join(values)}"})
+    chosen = Filters(
+        departments=frozenset(filters.departments),
+        township_ids=frozenset(filters.township_ids),
+        category_codes=frozenset(filters.category_codes),
+        colours=frozenset(filters.colours),
+    )
+    for event, names in inapplicable_filters(body.events, chosen).items():
+        found.append(
+            {
+                "field": "filters",
+                "reason": f"{event} carries no {' or '.join(names)}, so it could never match",
+            }
+        )
+    return found
+
+
+@router.post(
+    "/subscriptions",
+    status_code=201,
+    response_model=SubscriptionView,
+    responses={422: {"description": "Invalid input, unknown codes, or a filter that cannot match"}},
+    summary="Subscribe a webhook or e-mail address to alerts and notices",
+)
+async def create_subscription(
+    body: SubscriptionIn, request: Request, deps: Deps, idempotency_key: IdempotencyKey = None
+) -> Any:
+    found = problems(body, deps)
+    if body.endpoint.kind == "email" and "email" not in deps.settings.configured_channels():
+        found.append(
+            {"field": "endpoint.kind", "reason": "e-mail is not configured (NOTIFY_SMTP_HOST)"}
+        )
+    if found:
+        return JSONResponse(
+            error_body("invalid_request", "the subscription is not valid; see errors", found),
+            status_code=422,
+        )
+    scope = request.url.path
+    identifier = (
+        "S-" + derived_id("subscription", scope, idempotency_key).replace("-", "")[:16]
+        if idempotency_key
+        else "S-" + uuid.uuid4().hex[:16]
+    )
+    endpoint: dict[str, str]
+    secret, generated = "", False
+    if isinstance(body.endpoint, WebhookEndpoint):
+        endpoint = {"kind": "webhook", "url": body.endpoint.url}
+        secret = body.endpoint.secret or secrets.token_urlsafe(32)
+        generated = body.endpoint.secret is None
+    else:
+        endpoint = {"kind": "email", "address": body.endpoint.address}
+    request_fingerprint = fingerprint(scope, await request.body())
+    document: Document = {
+        "_id": identifier,
+        "name": body.name,
+        "events": list(dict.fromkeys(body.events)),
+        "filters": {
+            "departments": sorted(set(body.filters.departments)),
+            "township_ids": sorted(set(body.filters.township_ids)),
+            "category_codes": sorted(set(body.filters.category_codes)),
+            "colours": sorted(set(body.filters.colours)),
+        },
+        "endpoint": endpoint,
+        "secret": secret,
+        "secret_generated": generated,
+        "created_at": deps.clock.now(),
+        "request_fingerprint": request_fingerprint,
+    }
+    headers = {"Location": f"/v1/subscriptions/{identifier}"}
+    if not await deps.subscriptions.insert(document):
+        stored = await deps.subscriptions.get(identifier)
+        if stored is None or stored.get("request_fingerprint") != request_fingerprint:
+            return JSONResponse(
+                error_body(
+                    "idempotency_key_reused",
+                    "this key was already used for a different request to this endpoint",
+                    [{"field": "Idempotency-Key", "reason": "use a new key"}],
+                ),
+                status_code=422,
+            )
+        document = stored
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(
+        jsonable_encoder(view(document, with_secret=True).model_dump(exclude_none=True)),
+        status_code=201,
+        headers=headers,
+    )
+
+
+@router.get(
+    "/subscriptions/{subscription_id}",
+    response_model=SubscriptionView,
+    response_model_exclude_none=True,
+    summary="One subscription (its secret is never shown again)",
+)
+async def get_subscription(subscription_id: str, deps: Deps) -> Any:
+    document = await deps.subscriptions.get(subscription_id)
+    if document is None:
+        return problem(404, "subscription_not_found", f"no subscription {subscription_id}")
+    return view(document)
+
+
+class SubscriptionList(BaseModel):
+    subscriptions: list[SubscriptionView]
+    # Pass as `after` for the next page; None on the last.
+    next_after: datetime | None = None
+
+
+@router.get(
+    "/subscriptions", response_model=SubscriptionList, summary="Subscriptions, oldest first"
+)
+async def list_subscriptions(
+    deps: Deps,
+    after: Annotated[datetime | None, Query(description="created_at of the last one seen")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Any:
+    documents = await deps.subscriptions.listing(after, limit)
+    return SubscriptionList(
+        subscriptions=[view(d) for d in documents],
+        next_after=documents[-1]["created_at"] if len(documents) == limit else None,
+    )
+
+
+@router.delete(
+    "/subscriptions/{subscription_id}",
+    status_code=204,
+    responses={404: {"description": "No such subscription"}},
+    summary="Stop a subscription; its pending webhook deliveries fail as removed",
+)
+async def delete_subscription(subscription_id: str, deps: Deps) -> Response:
+    if not await deps.subscriptions.delete(subscription_id):
+        return problem(404, "subscription_not_found", f"no subscription {subscription_id}")
+    return Response(status_code=204)

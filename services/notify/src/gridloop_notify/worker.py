@@ -1,0 +1,300 @@
+"""Batch workers claim a due batch, send, store outcomes as they come and give it back."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from gridloop_common.clock import Clock
+from gridloop_notify.channels import Channel, Outbound
+from gridloop_notify.delivery import (
+    LANES,
+    Counts,
+    Entry,
+    Outcome,
+    RetryPolicy,
+    apply_outcome,
+    count,
+    is_due,
+    next_due,
+)
+from gridloop_notify.ratelimit import ChannelGate
+from gridloop_notify.repository import SENDING, BatchRepository, NoticeRepository
+
+log = structlog.stdlib.get_logger("gridloop.notify.worker")
+
+# Due batches a claim looks at per lane before moving on: enough to get past a few that a
+# sibling worker claimed a moment earlier.
+_CLAIM_CANDIDATES = 4
+_NOTICE_CACHE = 256
+
+
+class Wakeup:
+    """Lets whoever stored new work wake idle workers at once instead of at their next poll."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def poke(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+        self._event.clear()
+
+
+class LeaseLost(Exception):
+    """Another worker owns the batch now: stop sending, store nothing more."""
+
+
+@dataclass
+class Completion:
+    """Closes a notice once all its batches are: exact totals recounted from the batches."""
+
+    notices: NoticeRepository
+    batches: BatchRepository
+    clock: Clock
+
+    async def check(self, notice: Mapping[str, Any] | None) -> bool:
+        if notice is None or notice.get("status") != SENDING:
+            return False
+        to_close = notice.get("batches_to_close")
+        if to_close is None or int(notice.get("batches_closed", 0)) < int(to_close):
+            return False
+        return await self.complete(str(notice["_id"]), int(notice["batches_total"]))
+
+    async def check_quiet(self, notice_id: str) -> bool:
+        """For a notice with no recent progress: maybe a crash lost a `batches_closed` count."""
+        notice = await self.notices.get(notice_id)
+        if notice is None or notice.get("status") != SENDING:
+            return False
+        if await self.batches.any_open(notice_id):
+            # Still waiting for retries; look again after another quiet spell.
+            await self.notices.touch(notice_id, self.clock.now())
+            return False
+        return await self.complete(notice_id, int(notice.get("batches_total", 0)))
+
+    async def complete(self, notice_id: str, batches_total: int) -> bool:
+        totals = Counts()
+        by_channel: dict[str, Counts] = {}
+        async for batch in self.batches.tally(notice_id, batches_total):
+            stored = batch.get("counts") or {}
+            mine = by_channel.setdefault(batch["channel"], Counts())
+            for status, number in stored.items():
+                setattr(totals, status, getattr(totals, status) + int(number))
+                setattr(mine, status, getattr(mine, status) + int(number))
+        done = await self.notices.complete(
+            notice_id,
+            _settled_only(totals.as_dict()),
+            {channel: _settled_only(c.as_dict()) for channel, c in by_channel.items()},
+            self.clock.now(),
+        )
+        if done:
+            log.info("notice_completed", notice_id=notice_id, **totals.as_dict())
+        return done
+
+
+def _settled_only(counts: Mapping[str, int]) -> dict[str, int]:
+    return {status: n for status, n in counts.items() if status != "pending"}
+
+
+@dataclass
+class _Batch:
+    """A claimed batch in memory; entries are replaced, never changed in place, so a flush can
+    store a snapshot while sends go on."""
+
+    batch_id: str
+    notice_id: str
+    channel: str
+    token: str
+    entries: list[Entry]
+    stored: Counts
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass
+class BatchWorker:
+    """A batch is claimed by setting its `owner` and pushing its `due_at` one lease ahead, in one
+    conditional update; every flush renews the lease and fails once another worker took over.
+    After a crash the lease runs out and any worker resumes the batch: deliveries stored as
+    settled are never sent again; those sent after the last flush go again, with the same key."""
+
+    number: int
+    batches: BatchRepository
+    notices: NoticeRepository
+    completion: Completion
+    channels: Mapping[str, Channel]
+    gates: Mapping[str, ChannelGate]
+    policy: RetryPolicy
+    clock: Clock
+    wakeup: Wakeup
+    lease: timedelta
+    flush_seconds: float
+    poll_seconds: float
+    notice_cache: OrderedDict[str, Mapping[str, Any]] = field(default_factory=OrderedDict)
+    jitter: Callable[[], float] = random.random
+    # Called with (channel, outcome kind) after every send: the service's Prometheus counter.
+    observe: Callable[[str, str], None] = lambda _channel, _kind: None
+
+    async def run(self) -> None:
+        lane = self.number * 7 % LANES  # workers start on different lanes
+        while True:
+            claimed, lane = await self.claim_next(lane)
+            if claimed is None:
+                await self.wakeup.wait(self.poll_seconds)
+                continue
+            await self.work(claimed)
+
+    async def claim_next(self, lane: int) -> tuple[_Batch | None, int]:
+        for step in range(LANES):
+            current = (lane + step) % LANES
+            now = self.clock.now()
+            for candidate in await self.batches.due(current, now, _CLAIM_CANDIDATES):
+                token = uuid.uuid4().hex
+                document = await self.batches.claim(candidate, token, now, now + self.lease)
+                if document is not None:
+                    entries = [dict(e) for e in document["entries"]]
+                    batch = _Batch(
+                        batch_id=document["_id"],
+                        notice_id=document["notice_id"],
+                        channel=document["channel"],
+                        token=token,
+                        entries=entries,
+                        stored=count(entries),
+                    )
+                    # Stay on the lane: the next due batch is likely beside this one.
+                    return batch, current
+        return None, (lane + 1) % LANES
+
+    async def work(self, batch: _Batch) -> None:
+        bound = log.bind(batch_id=batch.batch_id, notice_id=batch.notice_id, channel=batch.channel)
+        try:
+            notice = await self._notice(batch.notice_id)
+            now = self.clock.now()
+            due = [i for i, entry in enumerate(batch.entries) if is_due(entry, now)]
+            channel = self.channels.get(batch.channel)
+            if notice is None or channel is None:
+                reason = (
+                    "the notice is gone"
+                    if notice is None
+                    else f"the {batch.channel} channel is not configured"
+                )
+                for i in due:
+                    batch.entries[i] = apply_outcome(
+                        batch.entries[i], Outcome.failed(reason), now, self.policy, 0.0
+                    )
+            elif due:
+                await self._send_all(batch, notice, channel, due)
+            await self._release(batch)
+        except LeaseLost:
+            bound.warning("batch_lease_lost")
+        except asyncio.CancelledError:
+            # Shutting down: hand the batch back at once instead of at the end of its lease.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(batch, give_back=True))
+            raise
+
+    async def _send_all(
+        self, batch: _Batch, notice: Mapping[str, Any], channel: Channel, due: list[int]
+    ) -> None:
+        gate = self.gates[batch.channel]
+
+        async def send(i: int) -> None:
+            entry = batch.entries[i]
+            message = Outbound(
+                delivery_id=entry["delivery_id"],
+                notice_id=batch.notice_id,
+                kind=notice["kind"],
+                recipient_id=entry["recipient_id"],
+                address=entry.get("address", ""),
+                title=notice["title"],
+                text=notice["text"],
+                data=notice.get("data") or {},
+                secret_ref=entry.get("secret_ref"),
+            )
+            async with gate.slot():
+                try:
+                    outcome = await channel.send(message)
+                except Exception as error:
+                    # A bug in an adapter, not a receiver's answer: retried like a timeout. The
+                    # type only: an adapter's exception text may quote an address or a URL.
+                    log.error("channel_error", channel=batch.channel, error=type(error).__name__)
+                    outcome = Outcome.retry(f"channel error: {type(error).__name__}")
+            self.observe(batch.channel, outcome.kind)
+            batch.entries[i] = apply_outcome(
+                entry, outcome, self.clock.now(), self.policy, self.jitter()
+            )
+
+        async def flush_every_interval() -> None:
+            while True:
+                await asyncio.sleep(self.flush_seconds)
+                await self._flush(batch)
+
+        flusher = asyncio.create_task(flush_every_interval())
+        sending: asyncio.Future[Any] = asyncio.ensure_future(
+            asyncio.gather(*(send(i) for i in due))
+        )
+        watched: set[asyncio.Future[Any]] = {flusher, sending}
+        try:
+            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (flusher, sending):
+                task.cancel()
+            await asyncio.gather(flusher, sending, return_exceptions=True)
+        error = None if flusher.cancelled() else flusher.exception()
+        if error is not None:
+            # LeaseLost: another worker owns the batch; what was sent since the last flush it
+            # will send again, under the same keys.
+            raise error
+        sending.result()
+
+    async def _flush(self, batch: _Batch) -> None:
+        async with batch.lock:
+            snapshot = list(batch.entries)
+            counts = count(snapshot)
+            until = self.clock.now() + self.lease
+            if not await self.batches.flush(batch.batch_id, batch.token, snapshot, counts, until):
+                raise LeaseLost(batch.batch_id)
+            await self._count(batch, counts)
+
+    async def _release(self, batch: _Batch, give_back: bool = False) -> None:
+        async with batch.lock:
+            snapshot = list(batch.entries)
+            counts = count(snapshot)
+            now = self.clock.now()
+            due_at = now if give_back else next_due(snapshot, now)
+            if not await self.batches.release(
+                batch.batch_id, batch.token, snapshot, counts, due_at
+            ):
+                raise LeaseLost(batch.batch_id)
+            await self._count(batch, counts)
+        if due_at is None:
+            notice = await self.notices.batch_closed(batch.notice_id, now)
+            await self.completion.check(notice)
+
+    async def _count(self, batch: _Batch, counts: Counts) -> None:
+        delta = counts.minus(batch.stored)
+        batch.stored = counts
+        await self.notices.add_counts(batch.notice_id, batch.channel, delta, self.clock.now())
+
+    async def _notice(self, notice_id: str) -> Mapping[str, Any] | None:
+        cached = self.notice_cache.get(notice_id)
+        if cached is not None:
+            self.notice_cache.move_to_end(notice_id)
+            return cached
+        found = await self.notices.content(notice_id)
+        if found is not None:
+            self.notice_cache[notice_id] = found
+            while len(self.notice_cache) > _NOTICE_CACHE:
+                self.notice_cache.popitem(last=False)
+        return found
