@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -25,9 +25,19 @@ from gridloop_common.mongo import Collection, Document, IndexSpec
 log = structlog.stdlib.get_logger("gridloop.outbox")
 
 PENDING = "outbox_pending"
+# A document whose outbox is empty: nothing pending, no lease, no age.
+_CLEARED: Document = {"$set": {PENDING: False}, "$unset": {"outbox_lease": "", "outbox_at": ""}}
 
-# What a writer calls after storing events: "publish this document's outbox now".
-RelayNow = Callable[[Collection, Any], None]
+
+class RelayNow(Protocol):
+    """What a writer calls after storing events: "publish this document's outbox now".
+
+    A writer that still holds the events it stored may pass them, sparing the relay a read.
+    """
+
+    def __call__(
+        self, collection: Collection, document_id: Any, outgoings: Sequence[Outgoing] = ()
+    ) -> None: ...
 
 
 def outbox_fields(outgoings: Sequence[Outgoing], now: datetime) -> Document:
@@ -68,21 +78,31 @@ class OutboxRelay:
         self._sweep_interval = sweep_interval_seconds
         self._grace = timedelta(seconds=grace_seconds)
         self._lease = timedelta(seconds=lease_seconds)
-        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, Any, Sequence[Outgoing]]] = asyncio.Queue()
+        # Published events waiting to be marked sent: (collection, document id, event ids).
+        self._sent: asyncio.Queue[tuple[str, Any, list[str]]] = asyncio.Queue()
         self._worker_count = workers
         self._tasks: list[asyncio.Task[None]] = []
+        # Documents this process was told about and has not finished: its sweep leaves them
+        # alone, however long a burst keeps them queued (the grace covers other replicas only).
+        self._in_hand: set[tuple[str, Any]] = set()
 
-    def notify(self, collection: Collection, document_id: Any) -> None:
-        """Relay this document's events now: the caller has just stored them.
+    def notify(
+        self, collection: Collection, document_id: Any, outgoings: Sequence[Outgoing] = ()
+    ) -> None:
+        """Relay this document's events now: the caller has just stored them (`outgoings`, if
+        given, are exactly those events, so the relay need not read them back).
 
         Before `start` (the broker not reached yet) the request waits in memory; should the
         process die first, the sweep finds the stored events anyway.
         """
-        self._queue.put_nowait((collection.name, document_id))
+        self._in_hand.add((collection.name, document_id))
+        self._queue.put_nowait((collection.name, document_id, tuple(outgoings)))
 
     async def start(self, publisher: OutboxPublisher) -> None:
         self._publisher = publisher
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._worker_count)]
+        self._tasks.append(asyncio.create_task(self._mark_sent_forever()))
         self._tasks.append(asyncio.create_task(self._sweep_forever()))
 
     async def stop(self, timeout: float = 10.0) -> None:
@@ -90,6 +110,7 @@ class OutboxRelay:
         if self._tasks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._queue.join(), timeout)
+                await asyncio.wait_for(self._sent.join(), timeout)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -97,16 +118,73 @@ class OutboxRelay:
 
     async def _work(self) -> None:
         while True:
-            name, document_id = await self._queue.get()
+            name, document_id, outgoings = await self._queue.get()
             try:
-                await self.relay(self._collections[name], {"_id": document_id})
+                if outgoings:
+                    await self._require_publisher().publish_all(outgoings)
+                    self._sent.put_nowait((name, document_id, [o.message_id for o in outgoings]))
+                else:
+                    await self.relay(self._collections[name], {"_id": document_id})
+                    self._in_hand.discard((name, document_id))
             except PublishFailed as error:
+                self._in_hand.discard((name, document_id))
                 # Unroutable or nacked: it stays pending and the sweep tries again later.
                 log.warning("outbox_publish_refused", collection=name, reason=str(error))
             except Exception:
+                self._in_hand.discard((name, document_id))
                 log.exception("outbox_relay_failed", collection=name)
             finally:
                 self._queue.task_done()
+
+    async def _mark_sent_forever(self) -> None:
+        """Remove published events from their documents, many documents per write.
+
+        Under load the writes would otherwise cost as much as storing the documents did: what
+        was published while the last write ran goes out in the next one. Should a write fail,
+        the events stay pending and the sweep publishes them again; consumers drop the repeat.
+        """
+        while True:
+            batch = [await self._sent.get()]
+            while not self._sent.empty():
+                batch.append(self._sent.get_nowait())
+            try:
+                for name in {name for name, _, _ in batch}:
+                    done = [(doc_id, ids) for n, doc_id, ids in batch if n == name]
+                    await self._mark_sent(self._collections[name], done)
+            except Exception:
+                log.exception("outbox_mark_sent_failed")
+            finally:
+                for name, document_id, _ in batch:
+                    self._in_hand.discard((name, document_id))
+                    self._sent.task_done()
+
+    async def _mark_sent(self, collection: Collection, done: list[tuple[Any, list[str]]]) -> None:
+        single = [(doc_id, ids[0]) for doc_id, ids in done if len(ids) == 1]
+        careful = [(doc_id, ids) for doc_id, ids in done if len(ids) != 1]
+        if len(single) > 1:
+            # One write for every document that had exactly one event to send: its outbox holds
+            # one entry whose id was sent. Event ids are unique (consumers deduplicate on them),
+            # so that entry is this document's own sent event and the outbox may be emptied.
+            emptied = await collection.update_many(
+                {
+                    "_id": {"$in": [doc_id for doc_id, _ in single]},
+                    "outbox": {"$size": 1},
+                    "outbox.id": {"$in": [event_id for _, event_id in single]},
+                },
+                {"$set": {"outbox": [], **_CLEARED["$set"]}, "$unset": _CLEARED["$unset"]},
+            )
+            if emptied.matched_count < len(single):
+                # Another write touched some of them: the careful way for each (idempotent).
+                careful += [(doc_id, [event_id]) for doc_id, event_id in single]
+        else:
+            careful += [(doc_id, [event_id]) for doc_id, event_id in single]
+        for doc_id, ids in careful:
+            await self._remove_sent(collection, doc_id, ids)
+
+    def _require_publisher(self) -> OutboxPublisher:
+        if self._publisher is None:
+            raise RuntimeError("relay used before start")
+        return self._publisher
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -125,6 +203,8 @@ class OutboxRelay:
                 {PENDING: True, "outbox_at": {"$lte": now - self._grace}}, {"_id": 1}
             ).limit(200)
             async for document in cursor:
+                if (collection.name, document["_id"]) in self._in_hand:
+                    continue
                 claimed = await collection.find_one_and_update(
                     {
                         "_id": document["_id"],
@@ -156,16 +236,23 @@ class OutboxRelay:
     async def _publish_and_remove(self, collection: Collection, document: Document) -> int:
         entries = document.get("outbox") or []
         if entries:
-            if self._publisher is None:
-                raise RuntimeError("relay used before start")
-            await self._publisher.publish_all(Outgoing.from_document(e) for e in entries)
-            sent_ids = [entry["id"] for entry in entries]
+            await self._require_publisher().publish_all(Outgoing.from_document(e) for e in entries)
+        await self._remove_sent(collection, document["_id"], [entry["id"] for entry in entries])
+        return len(entries)
+
+    async def _remove_sent(self, collection: Collection, document_id: Any, ids: list[str]) -> None:
+        if ids:
+            # Usually the outbox holds exactly what was sent: one write empties it and clears
+            # the flag. Otherwise (another write added events meanwhile, or another replica's
+            # sweep got there first) remove only what was sent, then clear the flag if empty.
+            emptied = await collection.update_one(
+                {"_id": document_id, "outbox": {"$size": len(ids)}, "outbox.id": {"$all": ids}},
+                {"$set": {"outbox": [], **_CLEARED["$set"]}, "$unset": _CLEARED["$unset"]},
+            )
+            if emptied.matched_count:
+                return
             await collection.update_one(
-                {"_id": document["_id"]}, {"$pull": {"outbox": {"id": {"$in": sent_ids}}}}
+                {"_id": document_id}, {"$pull": {"outbox": {"id": {"$in": ids}}}}
             )
         # Clear the flag only if no writer pushed new events in the meantime.
-        await collection.update_one(
-            {"_id": document["_id"], "outbox": {"$size": 0}},
-            {"$set": {PENDING: False}, "$unset": {"outbox_lease": "", "outbox_at": ""}},
-        )
-        return len(entries)
+        await collection.update_one({"_id": document_id, "outbox": {"$size": 0}}, _CLEARED)

@@ -17,6 +17,7 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 from gridloop_common.clock import Clock, SystemClock
 from gridloop_common.messaging.consumer import Consumer, Subscription
+from gridloop_common.messaging.outgoing import Outgoing
 from gridloop_common.messaging.publisher import Publisher
 from gridloop_common.messaging.topology import declare_exchanges, declare_inbox
 from gridloop_common.metrics import ServiceMetrics
@@ -168,9 +169,11 @@ class ServiceRuntime:
             raise RuntimeError("runtime not started")
         return self.publisher
 
-    def relay_now(self, collection: Collection, document_id: object) -> None:
+    def relay_now(
+        self, collection: Collection, document_id: object, outgoings: Sequence[Outgoing] = ()
+    ) -> None:
         """Ask the relay to publish a document's just-stored outbox events."""
-        self.require_relay().notify(collection, document_id)
+        self.require_relay().notify(collection, document_id, outgoings)
 
     def require_relay(self) -> OutboxRelay:
         if self.relay is None:

@@ -1,0 +1,112 @@
+"""The outbox relay against the real broker and database: sent events leave, newer ones stay."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractChannel, AbstractQueue
+
+from gridloop_common.clock import SystemClock
+from gridloop_common.contracts import CaseAccepted
+from gridloop_common.messaging import Outgoing, Publisher, envelope
+from gridloop_common.messaging.topology import declare_exchanges
+from gridloop_common.mongo import Client, Collection
+from gridloop_common.outbox import PENDING, OutboxRelay, outbox_fields, with_outbox
+from gridloop_common.testing.fixtures import Isolated
+from gridloop_common.testing.polling import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def channel(isolated: Isolated) -> AsyncIterator[AbstractChannel]:
+    connection = await aio_pika.connect_robust(isolated.rabbitmq_url)
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    await declare_exchanges(channel)
+    yield channel
+    await connection.close()
+
+
+@pytest.fixture
+async def events(channel: AbstractChannel) -> AbstractQueue:
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind("gridloop.events", "case.#")
+    return queue
+
+
+def event(order: str) -> Outgoing:
+    accepted = CaseAccepted(
+        case_id=f"case-{order}",
+        order_id=order,
+        department="city-mgmt",
+        category_code="road-damage",
+        grid_id="g1",
+        accepted_at=datetime(2026, 11, 26, 8, 0, tzinfo=UTC),
+    )
+    return envelope(accepted, source="test", time=datetime.now(UTC))
+
+
+async def published_ids(queue: AbstractQueue, expected: set[str]) -> set[str]:
+    seen: set[str] = set()
+
+    async def all_seen() -> bool:
+        while (message := await queue.get(fail=False, no_ack=True)) is not None:
+            seen.add(json.loads(message.body)["id"])
+        return expected <= seen
+
+    await eventually(all_seen, what="every event on the broker")
+    return seen
+
+
+async def settled(documents: Collection, count: int) -> bool:
+    done = await documents.count_documents({"outbox": [], PENDING: False})
+    return done == count
+
+
+async def test_a_burst_of_notified_documents_ends_with_every_event_published_and_removed(
+    isolated: Isolated, mongo_client: Client, channel: AbstractChannel, events: AbstractQueue
+) -> None:
+    documents = mongo_client[isolated.database("outbox")][f"docs_{uuid.uuid4().hex[:6]}"]
+    relay = OutboxRelay([documents], SystemClock(), sweep_interval_seconds=60)
+    await relay.start(Publisher(channel, app_id="test"))
+    try:
+        outgoings = [event(f"o{n}") for n in range(40)]
+        for n, outgoing in enumerate(outgoings):
+            await documents.insert_one(
+                {"_id": f"d{n}", **outbox_fields([outgoing], datetime.now(UTC))}
+            )
+            relay.notify(documents, f"d{n}", [outgoing])
+        expected = {o.message_id for o in outgoings}
+        assert await published_ids(events, expected) == expected
+        await eventually(lambda: settled(documents, 40), what="every outbox emptied")
+    finally:
+        await relay.stop()
+
+
+async def test_an_event_stored_after_the_notified_one_stays_until_it_is_published(
+    isolated: Isolated, mongo_client: Client, channel: AbstractChannel, events: AbstractQueue
+) -> None:
+    documents = mongo_client[isolated.database("outbox")][f"docs_{uuid.uuid4().hex[:6]}"]
+    relay = OutboxRelay([documents], SystemClock(), sweep_interval_seconds=0.2, grace_seconds=0)
+    first = [event(f"a{n}") for n in range(5)]
+    later = [event(f"b{n}") for n in range(5)]
+    for n, outgoing in enumerate(first):
+        await documents.insert_one({"_id": f"d{n}", **outbox_fields([outgoing], datetime.now(UTC))})
+        relay.notify(documents, f"d{n}", [outgoing])
+    # Before the relay runs, each document gains a second event its notify did not name.
+    for n, outgoing in enumerate(later):
+        await documents.update_one(
+            {"_id": f"d{n}"}, with_outbox({"$set": {"step": 2}}, [outgoing], datetime.now(UTC))
+        )
+    await relay.start(Publisher(channel, app_id="test"))
+    try:
+        expected = {o.message_id for o in [*first, *later]}
+        assert await published_ids(events, expected) >= expected
+        await eventually(lambda: settled(documents, 5), what="both events of each removed")
+    finally:
+        await relay.stop()
