@@ -20,12 +20,26 @@ from gridloop_common.contracts import (
     CaseClosed,
     CaseCompleted,
     CaseDispatched,
+    CaseEscalated,
+    CaseExtended,
+    CaseFlagged,
     CaseRejected,
+    CaseReopened,
+    CaseReplyRefused,
+    CaseResolvedLocally,
+    CompleteOrder,
     GeoPoint,
     Message,
+    OrderReply,
+    RejectOrder,
+    ReportLinked,
+    ReportProgress,
     ReportReceived,
+    RequestExtension,
+    ScoringPeriodClosed,
     SlaBreached,
     SlaMet,
+    SlaSettledLate,
     SlaWarning,
     WorkOrder,
 )
@@ -61,6 +75,18 @@ def _examples() -> list[tuple[Message, str]]:
             "report.received.chat_group",
         ),
         (
+            ReportLinked(
+                report_id="r-2",
+                linked_to="r-1",
+                channel="hotline",
+                grid_id="G-0001",
+                category_code="garbage",
+                reported_at=WHEN,
+                reason="same category within 12 m",
+            ),
+            "report.linked.hotline",
+        ),
+        (
             CaseDispatched(
                 **CASE,
                 dispatched_at=WHEN,
@@ -83,6 +109,20 @@ def _examples() -> list[tuple[Message, str]]:
         ),
         (SlaMet(**SLA, clock="complete", met_at=WHEN), "sla.met.complete.city-mgmt"),
         (
+            SlaSettledLate(**SLA, clock="accept", settled_at=WHEN, late_seconds=3600.0),
+            "sla.settled_late.accept.city-mgmt",
+        ),
+        (
+            ScoringPeriodClosed(
+                period="2026-Q4",
+                granularity="quarter",
+                closed_at=WHEN,
+                excellent_cases=(),
+                top_performers=(),
+            ),
+            "scoring.period_closed.quarter",
+        ),
+        (
             WorkOrder(
                 order_id="order-1",
                 case_id="case-1",
@@ -97,6 +137,71 @@ def _examples() -> list[tuple[Message, str]]:
             "city-mgmt",
         ),
         (AcceptOrder(order_id="order-1", department="city-mgmt"), "city-mgmt.accept"),
+        (
+            RejectOrder(order_id="order-1", department="city-mgmt", reason_code="wrong-area"),
+            "city-mgmt.reject",
+        ),
+        (
+            ReportProgress(order_id="order-1", department="city-mgmt", note="材料已到"),
+            "city-mgmt.progress",
+        ),
+        (
+            CompleteOrder(order_id="order-1", department="city-mgmt", result="已修复"),
+            "city-mgmt.complete",
+        ),
+        (
+            RequestExtension(
+                order_id="order-1",
+                department="city-mgmt",
+                reason="等待材料",
+                proposed_complete_by=WHEN + timedelta(days=5),
+            ),
+            "city-mgmt.request-extension",
+        ),
+        (
+            CaseExtended(
+                **CASE,
+                extended_at=WHEN,
+                previous_complete_by=WHEN,
+                complete_by=WHEN + timedelta(days=2),
+            ),
+            "case.extended.city-mgmt",
+        ),
+        (
+            CaseReopened(**CASE, reopened_at=WHEN, previous_order_id="order-0", reopens=1),
+            "case.reopened.city-mgmt",
+        ),
+        (CaseFlagged(**CASE, flagged_at=WHEN, bounces=3, threshold=2), "case.flagged.city-mgmt"),
+        (
+            CaseReplyRefused(
+                **{**CASE, "department": "water"},
+                refused_at=WHEN,
+                reply_type="accept",
+                owner_department="city-mgmt",
+                reason="not_your_order",
+            ),
+            "case.reply_refused.water",
+        ),
+        (
+            CaseEscalated(
+                case_id="case-1",
+                category_code="neighbour-dispute",
+                grid_id="G-0001",
+                township_id="twp-xijin",
+                escalated_at=WHEN,
+            ),
+            "case.escalated.twp-xijin",
+        ),
+        (
+            CaseResolvedLocally(
+                case_id="case-1",
+                category_code="neighbour-dispute",
+                grid_id="G-0001",
+                resolved_at=WHEN,
+                resolution="调解成功",
+            ),
+            "case.resolved_locally.unlocated",
+        ),
     ]
 
 
@@ -158,7 +263,9 @@ def test_each_contract_names_its_exchange() -> None:
     assert exchanges[WorkOrder] == ORDERS_EXCHANGE
     assert exchanges[AcceptOrder] == REPLIES_EXCHANGE
     assert {
-        exchange for kind, exchange in exchanges.items() if kind not in (WorkOrder, AcceptOrder)
+        exchange
+        for kind, exchange in exchanges.items()
+        if kind is not WorkOrder and not issubclass(kind, OrderReply)
     } == {EVENTS_EXCHANGE}
 
 
@@ -207,13 +314,19 @@ def test_naive_times_in_contracts_become_utc() -> None:
     assert parsed.accepted_at.tzinfo == UTC
 
 
-def test_subject_is_the_case_id_or_for_replies_the_order_id() -> None:
+def test_subject_is_the_case_the_report_or_for_replies_the_order() -> None:
     subjects = {type(message): message.subject() for message, _ in EXAMPLES}
-    assert subjects[AcceptOrder] == "order-1"
-    assert subjects[ReportReceived] is None  # no case exists yet
-    assert {s for kind, s in subjects.items() if kind not in (AcceptOrder, ReportReceived)} == {
-        "case-1"
-    }
+    assert {s for kind, s in subjects.items() if issubclass(kind, OrderReply)} == {"order-1"}
+    # No case exists yet: a report's subject is the report (a linked one, the report it supports).
+    assert subjects[ReportReceived] == "r-1"
+    assert subjects[ReportLinked] == "r-1"
+    assert {
+        s
+        for kind, s in subjects.items()
+        if not issubclass(kind, OrderReply)
+        and kind not in (ReportReceived, ReportLinked, ScoringPeriodClosed)
+    } == {"case-1"}
+    assert subjects[ScoringPeriodClosed] == "2026-Q4"  # a period closes, not a case
 
 
 def test_sla_clock_and_report_channel_are_closed_vocabularies() -> None:

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gridloop_common.contracts import CaseAccepted, CaseDispatched, SlaBreached, SlaMet
-from gridloop_scoring.facts import fact_from_event
+from gridloop_common.contracts import (
+    ALL_MESSAGES,
+    CaseAccepted,
+    CaseAreaEvent,
+    CaseDispatched,
+    CaseEvent,
+    CaseFlagged,
+    CaseRejected,
+    CaseResolvedLocally,
+    SlaBreached,
+    SlaMet,
+)
+from gridloop_scoring.facts import CASE_FACTS, fact_from_event
 
 HAPPENED = datetime(2026, 10, 31, 17, 0, tzinfo=UTC)  # 01:00 on 1 November in Shanghai
 RECEIVED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -83,3 +94,25 @@ def test_met_fact_occurs_when_met() -> None:
     fact = fact_from_event(event, "ev-4", RECEIVED)
     assert (fact.kind, fact.occurred_at, fact.clock) == ("sla_met", HAPPENED, "complete")
     assert fact.category_code == "road-damage"
+
+
+def test_every_case_event_dispatch_publishes_becomes_a_fact_when_it_happened() -> None:
+    rejected = CaseRejected(**CASE, rejected_at=HAPPENED, reason_code="not-ours")
+    flagged = CaseFlagged(**CASE, flagged_at=HAPPENED, bounces=3, threshold=2)
+    assert fact_from_event(rejected, "ev-5", RECEIVED).kind == "rejected"
+    assert fact_from_event(flagged, "ev-6", RECEIVED).occurred_at == HAPPENED
+    assert set(CASE_FACTS) >= {m for m in ALL_MESSAGES if issubclass(m, CaseEvent | CaseAreaEvent)}
+
+
+def test_a_village_level_event_has_no_department_or_order() -> None:
+    event = CaseResolvedLocally(
+        case_id="C-1",
+        category_code="neighbour-dispute",
+        grid_id="g-17",
+        township_id="twp-xijin",
+        resolved_at=HAPPENED,
+        resolution="调解成功",
+    )
+    fact = fact_from_event(event, "ev-7", RECEIVED)
+    assert (fact.kind, fact.department, fact.order_id) == ("resolved_locally", None, None)
+    assert fact.township_id == "twp-xijin"

@@ -6,12 +6,61 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from gridloop_common.contracts import CaseAccepted, CaseDispatched, SlaBreached, SlaMet
+from gridloop_common.contracts import (
+    CaseAccepted,
+    CaseAreaEvent,
+    CaseClosed,
+    CaseCompleted,
+    CaseDispatched,
+    CaseEscalated,
+    CaseEvent,
+    CaseExtended,
+    CaseFlagged,
+    CaseRejected,
+    CaseReopened,
+    CaseReplyRefused,
+    CaseResolvedLocally,
+    SlaBreached,
+    SlaMet,
+    SlaSettledLate,
+    SlaWarning,
+)
 from gridloop_common.contracts.sla import ClockName
 from gridloop_scoring.periods import period_keys
 
-FactKind = Literal["dispatched", "accepted", "sla_breached", "sla_met"]
-ScoredEvent = CaseDispatched | CaseAccepted | SlaBreached | SlaMet
+FactKind = Literal[
+    "dispatched",
+    "accepted",
+    "rejected",
+    "completed",
+    "closed",
+    "extended",
+    "reopened",
+    "flagged",
+    "reply_refused",
+    "escalated",
+    "resolved_locally",
+    "sla_breached",
+    "sla_met",
+    "sla_warning",
+    "sla_settled_late",
+]
+ScoredEvent = CaseEvent | CaseAreaEvent | SlaBreached | SlaMet | SlaWarning | SlaSettledLate
+
+# Each case event's fact kind and the field saying when it happened.
+CASE_FACTS: dict[type[CaseEvent | CaseAreaEvent], tuple[FactKind, str]] = {
+    CaseDispatched: ("dispatched", "dispatched_at"),
+    CaseAccepted: ("accepted", "accepted_at"),
+    CaseRejected: ("rejected", "rejected_at"),
+    CaseCompleted: ("completed", "completed_at"),
+    CaseClosed: ("closed", "closed_at"),
+    CaseExtended: ("extended", "extended_at"),
+    CaseReopened: ("reopened", "reopened_at"),
+    CaseFlagged: ("flagged", "flagged_at"),
+    CaseReplyRefused: ("reply_refused", "refused_at"),
+    CaseEscalated: ("escalated", "escalated_at"),
+    CaseResolvedLocally: ("resolved_locally", "resolved_at"),
+}
 
 
 @dataclass(frozen=True)
@@ -20,9 +69,10 @@ class Fact:
 
     event_id: str
     kind: FactKind
-    department: str
+    # None for what happened before any order (escalated, resolved locally at village level).
+    department: str | None
     case_id: str
-    order_id: str
+    order_id: str | None
     # Optional on SLA events (sla-monitor may not know them); always set on case events.
     grid_id: str | None
     township_id: str | None
@@ -57,20 +107,23 @@ class Fact:
 def fact_from_event(event: ScoredEvent, event_id: str, received_at: datetime) -> Fact:
     kind: FactKind
     clock: ClockName | None = None
-    if isinstance(event, CaseDispatched):
-        kind, occurred_at = "dispatched", event.dispatched_at
-    elif isinstance(event, CaseAccepted):
-        kind, occurred_at = "accepted", event.accepted_at
-    elif isinstance(event, SlaBreached):
+    if isinstance(event, SlaBreached):
         kind, occurred_at, clock = "sla_breached", event.fired_at, event.clock
-    else:
+    elif isinstance(event, SlaMet):
         kind, occurred_at, clock = "sla_met", event.met_at, event.clock
+    elif isinstance(event, SlaWarning):
+        kind, occurred_at, clock = "sla_warning", event.fired_at, event.clock
+    elif isinstance(event, SlaSettledLate):
+        kind, occurred_at, clock = "sla_settled_late", event.settled_at, event.clock
+    else:
+        kind, when = CASE_FACTS[type(event)]
+        occurred_at = getattr(event, when)
     return Fact(
         event_id=event_id,
         kind=kind,
-        department=event.department,
+        department=getattr(event, "department", None),
         case_id=event.case_id,
-        order_id=event.order_id,
+        order_id=getattr(event, "order_id", None),
         grid_id=event.grid_id,
         township_id=event.township_id,
         category_code=event.category_code,

@@ -1,1 +1,1 @@
-"""sla-monitor: times every order's hand-offs and publishes `sla.met` and `sla.breached`."""
+"""sla-monitor: every order's accept and complete clocks, their warnings, breaches and board."""

@@ -1,33 +1,53 @@
-"""sla-monitor's HTTP API: the clocks of one order."""
+"""sla-monitor's HTTP API: an order's clocks, the SLA board and the on-time rates."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from gridloop_common.contracts.sla import ClockName
 from gridloop_common.http import app_deps, problem
 from gridloop_common.mongo import Document
+from gridloop_sla_monitor.board import OpenClock, VerdictRow, board, order_statuses, rates
 from gridloop_sla_monitor.bootstrap import SlaMonitorDeps
+from gridloop_sla_monitor.clocks import Colour, TimerState, Verdict, colour
+from gridloop_sla_monitor.periods import EXPECTED_FORMATS, InvalidPeriod, parse_period
+from gridloop_sla_monitor.repository import marks_of
 
 Deps = Annotated[SlaMonitorDeps, Depends(app_deps)]
 
-router = APIRouter(prefix="/v1", tags=["timers"])
+router = APIRouter(prefix="/v1", tags=["sla"])
+
+
+class MarkView(BaseModel):
+    threshold: float
+    at: datetime
+    fired_at: datetime | None = None
+    skipped: bool = False
 
 
 class ClockView(BaseModel):
     clock: ClockName
     state: str
+    colour: Colour | None = None
+    order_id: str
+    department: str
+    calendar: str | None = None
     started_at: datetime | None = None
     due_at: datetime | None = None
+    marks: list[MarkView] = []
     fired_at: datetime | None = None
     late_seconds: float | None = None
-    met_at: datetime | None = None
-    accepted_at: datetime | None = None
-    accepted_late_at: datetime | None = None
+    settled_at: datetime | None = None
+    verdict: Verdict | None = None
+    stop_reason: str | None = None
+    rejected_at: datetime | None = None
+    # Complete clocks: the orders that held this share's clock, in turn.
+    orders: list[str] = []
+    extensions: list[dict[str, Any]] = []
 
 
 class OrderClocks(BaseModel):
@@ -42,13 +62,17 @@ class Problem(BaseModel):
     detail: str
 
 
-def clock_view(document: Document) -> ClockView:
-    return ClockView.model_validate({name: document.get(name) for name in ClockView.model_fields})
+def clock_view(document: Document, now: datetime) -> ClockView:
+    state = TimerState(document["state"])
+    shown = {name: document.get(name) for name in ClockView.model_fields if name in document}
+    if state.value in (TimerState.RUNNING, TimerState.BREACHED):
+        shown["colour"] = colour(marks_of(document), state, now)
+    return ClockView.model_validate(shown)
 
 
 @router.get(
     "/timers/{order_id}",
-    summary="The SLA clocks known for an order",
+    summary="The SLA clocks of an order: its accept clock and its share's complete clock",
     response_model=OrderClocks,
     responses={404: {"model": Problem, "description": "No clock known for this order"}},
 )
@@ -57,9 +81,83 @@ async def get_timers(order_id: str, deps: Deps) -> Any:
     if not documents:
         return problem(404, "order_not_found", f"no SLA clock known for order {order_id}")
     first = documents[0]
+    now = deps.clock.now()
     return OrderClocks(
         order_id=order_id,
         case_id=first["case_id"],
         department=first["department"],
-        clocks=[clock_view(document) for document in documents],
+        clocks=[clock_view(document, now) for document in documents],
     )
+
+
+def open_clock(document: Document) -> OpenClock:
+    return OpenClock(
+        order_id=document["order_id"],
+        case_id=document["case_id"],
+        department=document["department"],
+        township_id=document.get("township_id"),
+        clock=document["clock"],
+        state=TimerState(document["state"]),
+        started_at=document["started_at"],
+        due_at=document["due_at"],
+        marks=marks_of(document),
+        calendar=document.get("calendar") or "wall-clock",
+    )
+
+
+@router.get(
+    "/board",
+    summary="Open orders by colour per department and per township, most overdue first",
+)
+async def get_board(
+    deps: Deps,
+    limit: Annotated[
+        int, Query(ge=0, le=1000, description="Orders listed per department, township and overall")
+    ] = 20,
+    department: Annotated[str | None, Query(description="Only this department's orders")] = None,
+    township_id: Annotated[str | None, Query(description="Only this township's orders")] = None,
+) -> dict[str, Any]:
+    now = deps.clock.now()
+    clocks = [open_clock(document) for document in await deps.timers.open_clocks()]
+    statuses = order_statuses(clocks, now, deps.policy.calendars)
+    if department is not None:
+        statuses = [s for s in statuses if s.department == department]
+    if township_id is not None:
+        statuses = [s for s in statuses if s.township_id == township_id]
+    return board(statuses, now, limit)
+
+
+@router.get(
+    "/rates",
+    summary="On-time acceptance and completion rates per department and overall",
+    responses={422: {"description": "`period` is not YYYY-MM, YYYY-Qn or YYYY"}},
+)
+async def get_rates(
+    deps: Deps,
+    period: Annotated[
+        str | None,
+        Query(
+            description=(
+                "Only clocks decided in this Asia/Shanghai month, quarter or year (a met clock "
+                "when it was met, a late one when its deadline passed); all time if absent"
+            ),
+            examples=["2026-11", "2026-Q4", "2026"],
+        ),
+    ] = None,
+) -> Any:
+    if period is not None:
+        try:
+            parse_period(period)
+        except InvalidPeriod as error:
+            return problem(
+                422,
+                "invalid_period",
+                str(error),
+                parameter="period",
+                expected_formats=list(EXPECTED_FORMATS.values()),
+            )
+    rows = [
+        VerdictRow(d["clock"], Verdict(d["verdict"]), d["verdict_department"])
+        for d in await deps.timers.verdicts(period)
+    ]
+    return {"period": period, "timezone": "Asia/Shanghai", **rates(rows)}

@@ -16,7 +16,10 @@ def create_app(settings: SlaMonitorSettings, clock: Clock | None = None) -> Fast
     return service_app(
         deps.runtime,
         title="gridloop sla-monitor",
-        description="Runs each order's SLA clocks and publishes `sla.met` and `sla.breached`.",
+        description=(
+            "Runs each order's accept and complete clocks; publishes `sla.warning`, "
+            "`sla.breached`, `sla.met` and `sla.settled_late`; shows the SLA board and rates."
+        ),
         deps=deps,
         routers=[router],
     )

@@ -1,14 +1,17 @@
-"""Wires sla-monitor: one place that builds the runtime, the timer store, handlers and the scan."""
+"""Wires sla-monitor: the runtime, timer and lease stores, handlers, lease keeper and scan."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from gridloop_common.clock import Clock
 from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_sla_monitor import repository
-from gridloop_sla_monitor.breaches import BreachScanner
+from gridloop_sla_monitor.clocks import ClockPolicy
 from gridloop_sla_monitor.handlers import ClockHandlers
+from gridloop_sla_monitor.leases import LeaseKeeper, Partitioning, new_replica_id
+from gridloop_sla_monitor.scanner import TimerScanner
 from gridloop_sla_monitor.settings import SlaMonitorSettings
 from gridloop_sla_monitor.subscriptions import subscriptions
 
@@ -17,8 +20,10 @@ from gridloop_sla_monitor.subscriptions import subscriptions
 class SlaMonitorDeps:
     settings: SlaMonitorSettings
     runtime: ServiceRuntime
+    policy: ClockPolicy
     timers: repository.TimerRepository
-    scanner: BreachScanner
+    leases: LeaseKeeper
+    scanner: TimerScanner
 
     @property
     def clock(self) -> Clock:
@@ -32,12 +37,42 @@ def build_deps(settings: SlaMonitorSettings, clock: Clock | None = None) -> SlaM
         indexes=repository.INDEXES,
         outbox_collections=[repository.TIMERS],
     )
+    policy = ClockPolicy(
+        thresholds=settings.sla_warning_thresholds,
+        calendars=settings.calendars(),
+        accept_window=timedelta(seconds=settings.sla_accept_window_seconds),
+    )
     timers = repository.TimerRepository(
         runtime.collection(repository.TIMERS), relay_now=runtime.relay_now
     )
-    runtime.subscriptions = subscriptions(ClockHandlers(timers, runtime.clock))
-    scanner = BreachScanner(
-        timers, runtime.clock, settings.sla_tick_seconds, settings.sla_scan_batch
+    lease_store = repository.LeaseRepository(runtime.collection(repository.LEASES))
+    partitioning = Partitioning(lease_store, settings.sla_partitions)
+    leases = LeaseKeeper(
+        lease_store,
+        partitioning,
+        replica=settings.sla_replica_id or new_replica_id(),
+        lease_seconds=settings.sla_lease_seconds,
     )
-    runtime.background = [scanner.run]
-    return SlaMonitorDeps(settings=settings, runtime=runtime, timers=timers, scanner=scanner)
+
+    scanner = TimerScanner(
+        timers,
+        runtime.clock,
+        leases.owned,
+        tick_seconds=settings.sla_tick_seconds,
+        batch=settings.sla_scan_batch,
+        concurrency=settings.sla_fire_concurrency,
+    )
+    # Newly held partitions may hold clocks already due (a dead replica's): scan them at once.
+    leases.on_change = scanner.nudge
+    runtime.subscriptions = subscriptions(
+        ClockHandlers(timers, runtime.clock, policy, partitioning.count, armed=scanner.nudge)
+    )
+    runtime.background = [leases.run, scanner.run]
+    return SlaMonitorDeps(
+        settings=settings,
+        runtime=runtime,
+        policy=policy,
+        timers=timers,
+        leases=leases,
+        scanner=scanner,
+    )

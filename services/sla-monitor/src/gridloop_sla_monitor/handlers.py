@@ -1,163 +1,424 @@
-"""How sla-monitor reacts to case events: dispatch starts the accept clock, acceptance stops it."""
+"""How sla-monitor reacts to case events: start, hand over, move, settle and stop clocks."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
 
 from gridloop_common.clock import Clock
-from gridloop_common.contracts import CaseAccepted, CaseDispatched, SlaEvent
-from gridloop_common.messaging import Delivery
+from gridloop_common.contracts import (
+    CaseAccepted,
+    CaseClosed,
+    CaseCompleted,
+    CaseDispatched,
+    CaseExtended,
+    CaseRejected,
+    SlaEvent,
+)
+from gridloop_common.contracts.sla import ClockName
+from gridloop_common.messaging import Delivery, Outgoing
 from gridloop_common.mongo import Document
 from gridloop_sla_monitor.clocks import (
     ACCEPT,
-    ClockFacts,
+    COMPLETE,
+    OPEN_STATES,
+    ClockPolicy,
+    Extension,
+    Lineage,
+    Rejection,
     Settlement,
     TimerState,
+    Verdict,
     breach_event,
+    extension,
+    late_seconds,
+    lineage,
     met_event,
-    settle_acceptance,
+    next_mark,
+    partition_of,
+    passed_after_move,
+    reject,
+    settle,
+    settled_late_event,
     timer_id,
 )
 from gridloop_sla_monitor.outgoing import sla_outgoing
 from gridloop_sla_monitor.repository import (
+    NewClock,
     TimerRepository,
-    accept_clock_start,
     facts_of,
-    stopped_accept_clock,
+    marks_document,
+    verdict_fields,
 )
 
 log = structlog.stdlib.get_logger("gridloop.sla_monitor")
 
-# Each pass either settles the clock or sees a state another writer just set; the states only
-# move forward (absent → stopped/running → met/breached), so a few passes always suffice.
+# Each pass either changes the clock or sees a change another writer just made; states only
+# move forward (running → breached → late/stopped, running → met/stopped), so a few suffice.
 MAX_PASSES = 4
+
+
+class ClockNotStarted(Exception):
+    """The dispatch that starts this order's clocks has not been handled yet.
+
+    Handlers run concurrently and a dispatch may be in a retry tier: the message is retried
+    (RETRY_DELAYS_MS) and by then the dispatch has normally landed. Past the retries it is
+    parked in `sla-monitor.dead` with this reason, never dropped.
+    """
+
+
+class ClockKeptChanging(Exception):
+    """Lost the race for a clock MAX_PASSES times in a row: retry the message later."""
 
 
 @dataclass(frozen=True)
 class ClockHandlers:
     timers: TimerRepository
     clock: Clock
+    policy: ClockPolicy
+    # The partition count (fixed at first start, read from the database once).
+    partitions: Callable[[], Awaitable[int]]
+    # Tells this replica's scan that a clock's next mark is at the given time.
+    armed: Callable[[datetime], None] = lambda _: None
+
+    # --- dispatch: the order's accept clock starts; its share's complete clock starts or moves --
 
     async def on_dispatched(self, event: CaseDispatched, delivery: Delivery) -> None:
-        timer = timer_id(event.order_id, ACCEPT)
-        start = accept_clock_start(event, delivery.event_id, delivery.event.correlationid)
-        if await self.timers.insert({"_id": timer, **start, "state": TimerState.RUNNING.value}):
+        accept = timer_id(event.order_id, ACCEPT)
+        if await self.timers.get(accept) is not None:
+            # The accept clock is stored last: a redelivered dispatch finds its work done.
+            log.info("sla_clock_already_started", order_id=event.order_id)
+            return
+        count = await self.partitions()
+        complete = await self._complete_clock(event, delivery, count)
+        started = self._new_clock(event, ACCEPT, accept, count)
+        document = started.document(
+            event,
+            event_id=delivery.event_id,
+            correlation_id=delivery.event.correlationid,
+            complete_timer=complete,
+        )
+        if await self.timers.insert(document):
+            self.armed(started.marks[0].at)
             log.info(
                 "sla_clock_started",
                 order_id=event.order_id,
                 clock=ACCEPT,
                 department=event.department,
-                due_at=event.accept_by.isoformat(),
+                due_at=started.due_at.isoformat(),
+                calendar=started.calendar,
+                complete_timer=complete,
             )
-            return
-        existing = await self.timers.get(timer)
-        if existing is None or existing["state"] != TimerState.STOPPED:
-            # A redelivered dispatch: the clock runs or has settled already, never rearm it.
-            log.info("sla_clock_already_started", order_id=event.order_id, clock=ACCEPT)
-            return
-        # The acceptance overtook the dispatch: start the clock and settle it in one update.
-        accepted_at: datetime = existing["accepted_at"]
-        facts = facts_of({**existing, **start})
-        settlement = settle_acceptance(TimerState.RUNNING, accepted_at, facts.due_at)
-        await self._settle(
-            timer,
-            expected={"state": TimerState.STOPPED.value},
-            facts=facts,
-            settlement=settlement,
-            accepted_at=accepted_at,
-            delivery=delivery,
-            extra=start,
+
+    def _new_clock(
+        self, event: CaseDispatched, clock: ClockName, timer: str, partitions: int
+    ) -> NewClock:
+        stamped = event.accept_by if clock == ACCEPT else event.complete_by
+        started = self.policy.start(
+            clock,
+            department=event.department,
+            category_code=event.category_code,
+            started_at=event.dispatched_at,
+            stamped=stamped,
+        )
+        return NewClock(
+            timer=timer,
+            clock=clock,
+            partition=partition_of(timer, partitions),
+            calendar=started.calendar,
+            started_at=event.dispatched_at,
+            due_at=started.due_at,
+            marks=started.marks,
         )
 
+    async def _complete_clock(self, event: CaseDispatched, delivery: Delivery, count: int) -> str:
+        """The `_id` of the complete clock this order holds: its share's, or a new one."""
+        kind = lineage(event.dispatch_reason, event.role, event.previous_order_id)
+        if kind is Lineage.PREVIOUS_ORDER and event.previous_order_id is not None:
+            previous = await self.timers.get(timer_id(event.previous_order_id, ACCEPT))
+            if previous is None and delivery.attempt == 1:
+                raise ClockNotStarted(
+                    f"the order {event.previous_order_id} that {event.order_id} replaces has no "
+                    "clock yet; retrying while its dispatch lands"
+                )
+            if previous is not None and await self._take_over(previous["complete_timer"], event):
+                return str(previous["complete_timer"])
+            log.warning(
+                "sla_share_clock_not_inherited",
+                order_id=event.order_id,
+                previous_order_id=event.previous_order_id,
+                reason="unknown" if previous is None else "stopped",
+            )
+        elif kind is Lineage.CASE_MAIN:
+            for document in await self.timers.open_main_clocks(event.case_id):
+                if await self._take_over(document["_id"], event):
+                    return str(document["_id"])
+        timer = timer_id(event.order_id, COMPLETE)
+        started = self._new_clock(event, COMPLETE, timer, count)
+        document = started.document(
+            event, event_id=delivery.event_id, correlation_id=delivery.event.correlationid
+        )
+        if await self.timers.insert(document):
+            self.armed(started.marks[0].at)
+        return timer
+
+    async def _take_over(self, timer: str, event: CaseDispatched) -> bool:
+        """The new order holds the share's running clock now; its deadline does not move."""
+        now = self.clock.now()
+        document = await self.timers.get(timer)
+        if document is None:
+            return False
+        if event.order_id in document.get("orders", []):
+            return True  # a redelivery after a partial first attempt: ours already
+        taken = await self.timers.transition(
+            timer,
+            # Still open: a stopped share (a closed case) is not handed on.
+            {"state": {"$in": list(OPEN_STATES)}},
+            {
+                "order_id": event.order_id,
+                "department": event.department,
+                "role": event.role,
+                "held_since": event.dispatched_at,
+                "updated_at": now,
+            },
+            [],
+            now,
+            add_to_set={"orders": event.order_id},
+        )
+        if taken:
+            log.info(
+                "sla_share_clock_handed_over",
+                order_id=event.order_id,
+                department=event.department,
+                timer=timer,
+                reason=event.dispatch_reason,
+            )
+        return taken
+
+    # --- acceptance and completion: met in time, else late -----------------------------------
+
     async def on_accepted(self, event: CaseAccepted, delivery: Delivery) -> None:
-        timer = timer_id(event.order_id, ACCEPT)
-        for _ in range(MAX_PASSES):
-            existing = await self.timers.get(timer)
-            if existing is None:
-                stopped = stopped_accept_clock(
-                    event, delivery.event_id, delivery.event.correlationid
-                )
-                if await self.timers.insert(stopped):
-                    log.info("sla_acceptance_before_dispatch", order_id=event.order_id)
-                    return
-                continue  # the dispatch landed meanwhile: settle against its clock
-            state = TimerState(existing["state"])
-            if state is TimerState.STOPPED:
-                log.info("sla_acceptance_repeated", order_id=event.order_id, clock=ACCEPT)
-                return
-            settlement = settle_acceptance(state, event.accepted_at, existing["due_at"])
-            if settlement is Settlement.ALREADY_SETTLED:
-                log.info("sla_acceptance_repeated", order_id=event.order_id, clock=ACCEPT)
-                return
-            if settlement is Settlement.LATE_AFTER_BREACH:
-                recorded = await self.timers.transition(
-                    timer,
-                    {"state": TimerState.BREACHED.value, "accepted_late_at": {"$exists": False}},
-                    {"accepted_at": event.accepted_at, "accepted_late_at": event.accepted_at},
-                    [],
-                    self.clock.now(),
-                )
-                log.info(
-                    "sla_late_acceptance_recorded" if recorded else "sla_acceptance_repeated",
-                    order_id=event.order_id,
-                    clock=ACCEPT,
-                )
-                return
-            if await self._settle(
-                timer,
-                expected={"state": TimerState.RUNNING.value},
-                facts=facts_of(existing),
-                settlement=settlement,
-                accepted_at=event.accepted_at,
-                delivery=delivery,
-            ):
-                return
-            # Lost to the breach scan or a concurrent copy of this message: look again.
-        raise RuntimeError(f"accept clock {timer} kept changing; retrying the message")
+        accept = await self._accept_clock(event.order_id)
+        await self._settle(accept, event.accepted_at, delivery, how="accepted")
+
+    async def on_completed(self, event: CaseCompleted, delivery: Delivery) -> None:
+        accept = await self._accept_clock(event.order_id)
+        # A completion is an acceptance too, if none was ever reported.
+        await self._settle(accept, event.completed_at, delivery, how="completed")
+        complete = await self.timers.get(accept["complete_timer"])
+        if complete is not None and complete["order_id"] == event.order_id:
+            await self._settle(complete, event.completed_at, delivery, how="completed")
+        else:
+            log.warning(
+                "sla_completion_of_a_share_held_elsewhere",
+                order_id=event.order_id,
+                timer=accept["complete_timer"],
+            )
+        if event.case_complete:
+            # The lead's report ends the case: no unit's clock of it is left waiting.
+            await self._stop_case(event.case_id, "case_completed", event.completed_at)
+
+    async def _accept_clock(self, order_id: str) -> Document:
+        document = await self.timers.get(timer_id(order_id, ACCEPT))
+        if document is None:
+            raise ClockNotStarted(f"no clock for order {order_id} yet; retrying")
+        return document
 
     async def _settle(
-        self,
-        timer: str,
-        *,
-        expected: Document,
-        facts: ClockFacts,
-        settlement: Settlement,
-        accepted_at: datetime,
-        delivery: Delivery,
-        extra: Document | None = None,
+        self, document: Document, at: datetime, delivery: Delivery, *, how: str
+    ) -> None:
+        timer: str = document["_id"]
+        for _ in range(MAX_PASSES):
+            state = TimerState(document["state"])
+            settlement = settle(state, at, document["due_at"])
+            if settlement is Settlement.ALREADY_SETTLED:
+                log.info("sla_clock_already_settled", timer=timer, state=state.value, how=how)
+                return
+            if await self._apply_settlement(document, settlement, at, delivery):
+                log.info(
+                    "sla_clock_settled",
+                    order_id=document["order_id"],
+                    clock=document["clock"],
+                    department=document["department"],
+                    settlement=settlement.value,
+                    how=how,
+                )
+                return
+            reread = await self.timers.get(timer)
+            if reread is None:  # pragma: no cover - timers are never deleted
+                return
+            document = reread
+        raise ClockKeptChanging(f"clock {timer} kept changing; retrying the message")
+
+    async def _apply_settlement(
+        self, document: Document, settlement: Settlement, at: datetime, delivery: Delivery
     ) -> bool:
-        """Stop a clock with an acceptance: met in time, else breached now. True if we won."""
         now = self.clock.now()
-        fields: Document = {**(extra or {}), "accepted_at": accepted_at}
-        event: SlaEvent
+        facts = facts_of(document)
+        fields: Document = {"settled_at": at, "updated_at": now}
+        events: list[SlaEvent] = []
         if settlement is Settlement.MET:
-            event = met_event(facts, accepted_at)
-            fields |= {"state": TimerState.MET.value, "met_at": accepted_at}
-        else:
-            breach = breach_event(facts, fired_at=now, late_at=accepted_at)
-            event = breach
+            events.append(met_event(facts, at))
             fields |= {
-                "state": TimerState.BREACHED.value,
+                "state": TimerState.MET.value,
+                **verdict_fields(Verdict.MET, at, facts.department),
+            }
+        elif settlement is Settlement.BREACHED_AND_LATE:
+            breach = breach_event(facts, fired_at=now, late_at=at)
+            events += [breach, settled_late_event(facts, at, breached_at=now)]
+            fields |= {
+                "state": TimerState.LATE.value,
                 "fired_at": now,
                 "late_seconds": breach.late_seconds,
-                "accepted_late_at": accepted_at,
+                **verdict_fields(Verdict.LATE, facts.due_at, facts.department),
             }
-        outgoing = sla_outgoing(
+        else:
+            events.append(settled_late_event(facts, at, breached_at=document.get("fired_at")))
+            fields |= {
+                "state": TimerState.LATE.value,
+                "settled_late_seconds": late_seconds(facts.due_at, at),
+            }
+        return await self.timers.transition(
+            document["_id"],
+            {"state": document["state"], "due_at": document["due_at"]},
+            fields,
+            [self._outgoing(event, document["_id"], now, delivery) for event in events],
+            now,
+            unset=("next_at",),
+        )
+
+    # --- rejection: the unit's accept clock stops; the share's complete clock runs on --------
+
+    async def on_rejected(self, event: CaseRejected, delivery: Delivery) -> None:
+        document = await self._accept_clock(event.order_id)
+        timer: str = document["_id"]
+        for _ in range(MAX_PASSES):
+            outcome = reject(TimerState(document["state"]), event.rejected_at, document["due_at"])
+            if outcome is Rejection.ALREADY_SETTLED:
+                log.info("sla_clock_already_settled", timer=timer, how="rejected")
+                return
+            now = self.clock.now()
+            fields: Document = {
+                "state": TimerState.STOPPED.value,
+                "stop_reason": "rejected",
+                "stopped_at": event.rejected_at,
+                "rejected_at": event.rejected_at,
+                "reason_code": event.reason_code,
+                "updated_at": now,
+            }
+            events: list[SlaEvent] = []
+            if outcome is Rejection.BREACHED:
+                facts = facts_of(document)
+                breach = breach_event(facts, fired_at=now, late_at=event.rejected_at)
+                events.append(breach)
+                fields |= {
+                    "fired_at": now,
+                    "late_seconds": breach.late_seconds,
+                    **verdict_fields(Verdict.LATE, facts.due_at, facts.department),
+                }
+            if await self.timers.transition(
+                timer,
+                {"state": document["state"], "due_at": document["due_at"]},
+                fields,
+                [self._outgoing(e, timer, now, delivery) for e in events],
+                now,
+                unset=("next_at",),
+            ):
+                log.info(
+                    "sla_clock_stopped_by_rejection",
+                    order_id=event.order_id,
+                    department=event.department,
+                    outcome=outcome.value,
+                )
+                return
+            reread = await self.timers.get(timer)
+            if reread is None:  # pragma: no cover - timers are never deleted
+                return
+            document = reread
+        raise ClockKeptChanging(f"clock {timer} kept changing; retrying the message")
+
+    # --- extension: the share's complete-by moves ---------------------------------------------
+
+    async def on_extended(self, event: CaseExtended, delivery: Delivery) -> None:
+        accept = await self._accept_clock(event.order_id)
+        timer: str = accept["complete_timer"]
+        for _ in range(MAX_PASSES):
+            document = await self.timers.get(timer)
+            if document is None or document["order_id"] != event.order_id:
+                log.warning("sla_extension_of_a_share_held_elsewhere", order_id=event.order_id)
+                return
+            outcome = extension(
+                TimerState(document["state"]), event.extended_at, document.get("last_extended_at")
+            )
+            if outcome is Extension.IGNORED:
+                log.info("sla_extension_ignored", timer=timer, state=document["state"])
+                return
+            if await self._apply_extension(document, outcome, event):
+                log.info(
+                    "sla_deadline_extended",
+                    order_id=event.order_id,
+                    department=event.department,
+                    outcome=outcome.value,
+                    complete_by=event.complete_by.isoformat(),
+                )
+                return
+        raise ClockKeptChanging(f"clock {timer} kept changing; retrying the message")
+
+    async def _apply_extension(
+        self, document: Document, outcome: Extension, event: CaseExtended
+    ) -> bool:
+        now = self.clock.now()
+        record = {
+            "extended_at": event.extended_at,
+            "from": document["due_at"],
+            "to": event.complete_by,
+            "applied": outcome is Extension.MOVED,
+        }
+        fields: Document = {"last_extended_at": event.extended_at, "updated_at": now}
+        expected: Document = {"state": document["state"], "due_at": document["due_at"]}
+        unset: tuple[str, ...] = ()
+        following = None
+        if outcome is Extension.MOVED:
+            marks = self.policy.moved(
+                document["calendar"], document["started_at"], event.complete_by
+            )
+            passed = passed_after_move(marks, document.get("passed", 0), now)
+            following = next_mark(marks, passed)
+            fields |= {
+                "due_at": event.complete_by,
+                "marks": marks_document(marks),
+                "passed": passed,
+            }
+            if following is not None:
+                fields["next_at"] = following.at
+            else:  # pragma: no cover - the deadline mark is never counted as passed
+                unset = ("next_at",)
+            expected["passed"] = document.get("passed", 0)
+        moved = await self.timers.transition(
+            document["_id"], expected, fields, [], now, unset=unset, push={"extensions": record}
+        )
+        if moved and following is not None:
+            self.armed(following.at)
+        return moved
+
+    # --- closing: every clock of the case stops -----------------------------------------------
+
+    async def on_closed(self, event: CaseClosed, delivery: Delivery) -> None:
+        await self._stop_case(event.case_id, "case_closed", event.closed_at)
+
+    async def _stop_case(self, case_id: str, reason: str, at: datetime) -> None:
+        stopped = await self.timers.stop_case(case_id, reason, at, self.clock.now())
+        if stopped:
+            log.info("sla_case_clocks_stopped", case_id=case_id, reason=reason, stopped=stopped)
+
+    def _outgoing(self, event: SlaEvent, timer: str, now: datetime, delivery: Delivery) -> Outgoing:
+        return sla_outgoing(
             event,
             timer,
             now,
             correlation_id=delivery.event.correlationid,
             causation_id=delivery.event_id,
         )
-        if not await self.timers.transition(timer, expected, fields, [outgoing], now):
-            return False
-        log.info(
-            "sla_met" if settlement is Settlement.MET else "sla_breached",
-            order_id=facts.order_id,
-            clock=facts.clock,
-            department=facts.department,
-        )
-        return True

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gridloop_common.contracts import SlaEvent
+from gridloop_common.contracts import SlaEvent, SlaWarning
 from gridloop_common.envelope import derived_id
 from gridloop_common.messaging import Outgoing, envelope
 
 SOURCE = "gridloop/sla-monitor"
 
 
-def sla_event_id(timer: str, what: str, due_at: datetime) -> str:
-    """Stable per clock, outcome and deadline, so a recomputed event is recognisably the same."""
-    return derived_id(f"sla.{what}", timer, due_at.isoformat(timespec="milliseconds"))
+def sla_event_id(timer: str, event: SlaEvent) -> str:
+    """Stable per clock, outcome, deadline (and threshold): a recomputed event keeps its id."""
+    parts = [timer, event.deadline.isoformat(timespec="milliseconds")]
+    if isinstance(event, SlaWarning):
+        parts.append(f"{event.threshold:g}")
+    return derived_id(f"sla.{event.WHAT}", *parts)
 
 
 def sla_outgoing(
@@ -28,7 +31,7 @@ def sla_outgoing(
         event,
         source=SOURCE,
         time=now,
-        event_id=sla_event_id(timer, event.WHAT, event.deadline),
+        event_id=sla_event_id(timer, event),
         correlation_id=correlation_id,
         causation_id=causation_id,
     )

@@ -1,26 +1,55 @@
-"""SLA timers in sla-monitor's own database, each changed together with the events it causes."""
+"""sla-monitor's own database: timers (each changed with the events it causes) and leases."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gridloop_common.contracts import CaseAccepted, CaseDispatched
+from gridloop_common.contracts import CaseDispatched, CaseEvent
 from gridloop_common.contracts.sla import ClockName
 from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, Document, DuplicateKeyError, IndexSpec
 from gridloop_common.outbox import RelayNow, with_outbox
-from gridloop_sla_monitor.clocks import ACCEPT, ClockFacts, TimerState, timer_id
+from gridloop_sla_monitor.clocks import (
+    ACCEPT,
+    COMPLETE,
+    COOPERATING,
+    OPEN_STATES,
+    ClockFacts,
+    Mark,
+    TimerState,
+    Verdict,
+)
+from gridloop_sla_monitor.periods import period_keys
 
 TIMERS = "timers"
-# The breach scan asks "running and due by now, earliest first": this index answers it alone.
-INDEXES = [IndexSpec(TIMERS, [("state", 1), ("due_at", 1)])]
-CLOCKS: tuple[ClockName, ...] = ("accept", "complete")
+LEASES = "leases"
+# What the board and the API read: never the outbox.
+NO_OUTBOX = {"outbox": 0}
+# The verdict period key that every verdict has: the rates of all time.
+ALL_TIME = "all"
+
+INDEXES = [
+    # The scan: "partition p, next mark due by t, earliest first". The stand-in decodes every
+    # match of a query, so the scan asks one partition and a short horizon at a time.
+    IndexSpec(TIMERS, [("partition", 1), ("next_at", 1)]),
+    # A case's clocks: closing stops them all; a joint action's lead finds the case's main clock.
+    IndexSpec(TIMERS, [("case_id", 1)]),
+    # The board: open clocks.
+    IndexSpec(TIMERS, [("state", 1)]),
+    # The rates: clocks with a verdict, in one period or in all time ("all" is one of the keys).
+    IndexSpec(TIMERS, [("verdict_periods", 1)]),
+    # Heartbeats of replicas gone for an hour are deleted (the stand-in sweeps TTL indexes every
+    # 60 s; nothing depends on when: an expired heartbeat is ignored by its `expires_at`).
+    IndexSpec(LEASES, [("forget_at", 1)], options={"expireAfterSeconds": 0}),
+]
 
 
-def order_fields(event: CaseDispatched | CaseAccepted) -> Document:
-    return {
+def order_fields(event: CaseEvent) -> Document:
+    fields: Document = {
         "order_id": event.order_id,
         "case_id": event.case_id,
         "department": event.department,
@@ -28,35 +57,61 @@ def order_fields(event: CaseDispatched | CaseAccepted) -> Document:
         "grid_id": event.grid_id,
         "township_id": event.township_id,
     }
+    if isinstance(event, CaseDispatched):
+        fields["role"] = event.role
+    return fields
 
 
-def accept_clock_start(
-    event: CaseDispatched, event_id: str, correlation_id: str | None
-) -> Document:
-    """The fields a dispatch gives the accept clock (without its state)."""
-    return {
-        **order_fields(event),
-        "clock": ACCEPT,
-        "started_at": event.dispatched_at,
-        "due_at": event.accept_by,
-        "dispatch_event_id": event_id,
-        "correlation_id": correlation_id,
-    }
+def marks_document(marks: Sequence[Mark]) -> list[Document]:
+    return [{"threshold": mark.threshold, "at": mark.at} for mark in marks]
 
 
-def stopped_accept_clock(
-    event: CaseAccepted, event_id: str, correlation_id: str | None
-) -> Document:
-    """An accept clock whose acceptance came before its dispatch: no deadline known yet."""
-    return {
-        "_id": timer_id(event.order_id, ACCEPT),
-        **order_fields(event),
-        "clock": ACCEPT,
-        "state": TimerState.STOPPED.value,
-        "accepted_at": event.accepted_at,
-        "accept_event_id": event_id,
-        "correlation_id": correlation_id,
-    }
+def marks_of(document: Document) -> tuple[Mark, ...]:
+    return tuple(Mark(entry["threshold"], entry["at"]) for entry in document["marks"])
+
+
+@dataclass(frozen=True)
+class NewClock:
+    """A clock as a dispatch starts it."""
+
+    timer: str
+    clock: ClockName
+    partition: int
+    calendar: str
+    started_at: datetime
+    due_at: datetime
+    marks: tuple[Mark, ...]
+
+    def document(
+        self,
+        event: CaseDispatched,
+        *,
+        event_id: str,
+        correlation_id: str | None,
+        complete_timer: str | None = None,
+    ) -> Document:
+        document: Document = {
+            "_id": self.timer,
+            **order_fields(event),
+            "clock": self.clock,
+            "partition": self.partition,
+            "state": TimerState.RUNNING.value,
+            "calendar": self.calendar,
+            "started_at": self.started_at,
+            "due_at": self.due_at,
+            "marks": marks_document(self.marks),
+            "passed": 0,
+            "next_at": self.marks[0].at,
+            "dispatch_event_id": event_id,
+            "correlation_id": correlation_id,
+        }
+        if self.clock == ACCEPT:
+            document["complete_timer"] = complete_timer
+        else:
+            # The orders that held this share's clock, in turn; the last one holds it now.
+            document["orders"] = [event.order_id]
+            document["main"] = event.role != COOPERATING
+        return document
 
 
 def facts_of(document: Document) -> ClockFacts:
@@ -69,7 +124,20 @@ def facts_of(document: Document) -> ClockFacts:
         category_code=document.get("category_code"),
         grid_id=document.get("grid_id"),
         township_id=document.get("township_id"),
+        started_at=document.get("started_at"),
+        calendar=document.get("calendar"),
+        role=document.get("role"),
     )
+
+
+def verdict_fields(verdict: Verdict, at: datetime, department: str) -> Document:
+    """A clock's verdict for the rates, counted in the Shanghai periods `at` falls in."""
+    return {
+        "verdict": verdict.value,
+        "verdict_at": at,
+        "verdict_department": department,
+        "verdict_periods": [*period_keys(at), ALL_TIME],
+    }
 
 
 class TimerRepository:
@@ -86,21 +154,62 @@ class TimerRepository:
         return True
 
     async def get(self, timer: str) -> Document | None:
-        return await self.timers.find_one({"_id": timer}, {"outbox": 0})
+        return await self.timers.find_one({"_id": timer}, NO_OUTBOX)
 
     async def for_order(self, order_id: str) -> list[Document]:
-        # By `_id`, so the lookup needs no index of its own.
-        ids = [timer_id(order_id, clock) for clock in CLOCKS]
-        cursor = self.timers.find({"_id": {"$in": ids}}, {"outbox": 0}).sort("started_at", 1)
+        """The order's accept clock and the complete clock of its share, by `_id` only."""
+        accept = await self.get(f"{order_id}:{ACCEPT}")
+        if accept is None:
+            return []
+        complete = await self.get(accept.get("complete_timer") or f"{order_id}:{COMPLETE}")
+        return [accept] if complete is None else [accept, complete]
+
+    async def open_main_clocks(self, case_id: str) -> list[Document]:
+        cursor = self.timers.find(
+            {
+                "case_id": case_id,
+                "clock": COMPLETE,
+                "main": True,
+                "state": {"$in": list(OPEN_STATES)},
+            },
+            NO_OUTBOX,
+        ).sort("started_at", 1)
         return [document async for document in cursor]
 
-    async def due(self, now: datetime, limit: int) -> list[Document]:
+    async def upcoming(self, partition: int, until: datetime, limit: int) -> list[Document]:
+        """Clocks of one partition whose next mark falls by `until`, earliest first."""
         cursor = (
             self.timers.find(
-                {"state": TimerState.RUNNING.value, "due_at": {"$lte": now}}, {"outbox": 0}
+                {"partition": partition, "next_at": {"$lte": until}},
+                {"outbox": 0, "orders": 0, "extensions": 0},
             )
-            .sort("due_at", 1)
+            .sort("next_at", 1)
             .limit(limit)
+        )
+        return [document async for document in cursor]
+
+    async def open_clocks(self) -> list[Document]:
+        cursor = self.timers.find(
+            {"state": {"$in": list(OPEN_STATES)}},
+            {
+                "order_id": 1,
+                "case_id": 1,
+                "department": 1,
+                "township_id": 1,
+                "clock": 1,
+                "state": 1,
+                "started_at": 1,
+                "due_at": 1,
+                "marks": 1,
+                "calendar": 1,
+            },
+        )
+        return [document async for document in cursor]
+
+    async def verdicts(self, period_key: str | None) -> list[Document]:
+        cursor = self.timers.find(
+            {"verdict_periods": period_key or ALL_TIME},
+            {"clock": 1, "verdict": 1, "verdict_department": 1},
         )
         return [document async for document in cursor]
 
@@ -111,18 +220,141 @@ class TimerRepository:
         fields: Document,
         events: Sequence[Outgoing],
         now: datetime,
+        *,
+        unset: Sequence[str] = (),
+        push: Document | None = None,
+        add_to_set: Document | None = None,
+        array_filters: Sequence[Document] | None = None,
     ) -> bool:
         """Change a timer only if it still matches `expected`, its events in the same update.
 
         The condition is the claim: of several replicas or concurrent handlers, exactly one
         matches, so a clock fires or settles once. Returns whether this caller won.
         """
-        update: dict[str, Any] = {"$set": fields}
+        update: dict[str, Any] = {"$set": dict(fields)}
+        if unset:
+            update["$unset"] = dict.fromkeys(unset, "")
+        if push:
+            update["$push"] = dict(push)
+        if add_to_set:
+            update["$addToSet"] = dict(add_to_set)
         if events:
             update = with_outbox(update, events, now)
-        result = await self.timers.update_one({"_id": timer, **expected}, update)
+        result = await self.timers.update_one(
+            {"_id": timer, **expected},
+            update,
+            array_filters=list(array_filters) if array_filters else None,
+        )
         if result.matched_count != 1:
             return False
         if events:
-            self._relay_now(self.timers, timer)
+            # Handed over with the events: the relay need not read them back.
+            self._relay_now(self.timers, timer, events)
         return True
+
+    async def stop_case(self, case_id: str, reason: str, at: datetime, now: datetime) -> int:
+        """Stop every open clock of a case; no events (closing is no verdict). Returns how many."""
+        result = await self.timers.update_many(
+            {"case_id": case_id, "state": {"$in": list(OPEN_STATES)}},
+            {
+                "$set": {
+                    "state": TimerState.STOPPED.value,
+                    "stop_reason": reason,
+                    "stopped_at": at,
+                    "updated_at": now,
+                },
+                "$unset": {"next_at": ""},
+            },
+        )
+        return result.modified_count
+
+
+@dataclass(frozen=True)
+class LeaseDocument:
+    partition: int
+    owner: str | None
+    expires_at: datetime | None
+
+
+class LeaseRepository:
+    """Partition leases and replica heartbeats, in one small collection.
+
+    `_id`s: `config` (the partition count, fixed at first start), `partition:<n>` (owner,
+    expires_at), `member:<replica>` (a heartbeat: expires_at).
+    """
+
+    def __init__(self, leases: Collection) -> None:
+        self.leases = leases
+
+    async def partition_count(self, wanted: int) -> int:
+        """The count stored by the first replica ever started; later settings cannot change it,
+        or timers already stored under the old count would belong to no partition."""
+        with contextlib.suppress(DuplicateKeyError):
+            await self.leases.insert_one({"_id": "config", "partitions": wanted})
+        config = await self.leases.find_one({"_id": "config"})
+        if config is None:  # pragma: no cover - inserted or found just above
+            raise RuntimeError("lease configuration vanished")
+        count: int = config["partitions"]
+        return count
+
+    async def heartbeat(self, replica: str, expires_at: datetime, forget_at: datetime) -> None:
+        await self.leases.update_one(
+            {"_id": f"member:{replica}"},
+            {"$set": {"kind": "member", "expires_at": expires_at, "forget_at": forget_at}},
+            upsert=True,
+        )
+
+    async def forget(self, replica: str) -> None:
+        await self.leases.delete_one({"_id": f"member:{replica}"})
+
+    async def snapshot(self) -> tuple[list[LeaseDocument], dict[str, datetime]]:
+        """Every partition lease, and every member's heartbeat expiry."""
+        leases: list[LeaseDocument] = []
+        members: dict[str, datetime] = {}
+        async for document in self.leases.find({}):
+            key: str = document["_id"]
+            if key.startswith("partition:"):
+                leases.append(
+                    LeaseDocument(
+                        document["partition"], document.get("owner"), document.get("expires_at")
+                    )
+                )
+            elif key.startswith("member:"):
+                members[key.removeprefix("member:")] = document["expires_at"]
+        return leases, members
+
+    async def claim(self, partition: int, replica: str, now: datetime, until: datetime) -> bool:
+        """Take a free or expired lease; False if another replica holds it."""
+        try:
+            result = await self.leases.update_one(
+                {
+                    "_id": f"partition:{partition}",
+                    "$or": [{"owner": None}, {"expires_at": {"$lte": now}}],
+                },
+                {
+                    "$set": {
+                        "partition": partition,
+                        "owner": replica,
+                        "expires_at": until,
+                        "claimed_at": now,
+                    }
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            # The lease exists and is held: the upsert's insert collided with it.
+            return False
+        return result.matched_count == 1 or result.upserted_id is not None
+
+    async def renew(self, partition: int, replica: str, until: datetime) -> bool:
+        result = await self.leases.update_one(
+            {"_id": f"partition:{partition}", "owner": replica},
+            {"$set": {"expires_at": until}},
+        )
+        return result.matched_count == 1
+
+    async def release(self, partition: int, replica: str, now: datetime) -> None:
+        await self.leases.update_one(
+            {"_id": f"partition:{partition}", "owner": replica},
+            {"$set": {"owner": None, "expires_at": now}},
+        )

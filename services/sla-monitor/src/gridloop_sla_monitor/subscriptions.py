@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from gridloop_common.contracts import CaseAccepted, CaseDispatched
+from gridloop_common.contracts import (
+    CaseAccepted,
+    CaseClosed,
+    CaseCompleted,
+    CaseDispatched,
+    CaseExtended,
+    CaseRejected,
+)
 from gridloop_common.messaging import Subscription
 from gridloop_sla_monitor.handlers import ClockHandlers
 
@@ -11,4 +18,8 @@ def subscriptions(handlers: ClockHandlers) -> list[Subscription]:
     return [
         Subscription(CaseDispatched, handlers.on_dispatched),
         Subscription(CaseAccepted, handlers.on_accepted),
+        Subscription(CaseRejected, handlers.on_rejected),
+        Subscription(CaseExtended, handlers.on_extended),
+        Subscription(CaseCompleted, handlers.on_completed),
+        Subscription(CaseClosed, handlers.on_closed),
     ]
