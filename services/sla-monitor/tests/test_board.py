@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gridloop_common.periods import InvalidPeriod, parse_period, period_keys
 from gridloop_sla_monitor.board import (
     OpenClock,
     VerdictRow,
@@ -15,7 +16,6 @@ from gridloop_sla_monitor.board import (
 )
 from gridloop_sla_monitor.calendars import WALL, Calendars
 from gridloop_sla_monitor.clocks import Colour, TimerState, Verdict, marks_for
-from gridloop_sla_monitor.periods import InvalidPeriod, parse_period, period_keys
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -118,8 +118,16 @@ def test_rates_are_on_time_over_decided_per_clock_and_department() -> None:
 
 def test_period_keys_follow_the_shanghai_calendar() -> None:
     # 31 Dec 2026 17:00 UTC is already 1 Jan 2027 in Shanghai.
-    assert period_keys(datetime(2026, 12, 31, 17, 0, tzinfo=UTC)) == ["2027-01", "2027-Q1", "2027"]
-    assert period_keys(datetime(2026, 11, 26, 8, 0, tzinfo=UTC)) == ["2026-11", "2026-Q4", "2026"]
+    assert list(period_keys(datetime(2026, 12, 31, 17, 0, tzinfo=UTC)).values()) == [
+        "2027-01",
+        "2027-Q1",
+        "2027",
+    ]
+    assert list(period_keys(datetime(2026, 11, 26, 8, 0, tzinfo=UTC)).values()) == [
+        "2026-11",
+        "2026-Q4",
+        "2026",
+    ]
 
 
 @pytest.mark.parametrize("text", ["2026-11", "2026-Q4", "2026"])

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from gridloop_common.http import app_deps, problem
+from gridloop_common.periods import EXPECTED_FORMATS, InvalidPeriod, Period, parse_period
 from gridloop_scoring.bootstrap import ScoringDeps
-from gridloop_scoring.periods import EXPECTED_FORMATS, InvalidPeriod, Period, parse_period
 
 Deps = Annotated[ScoringDeps, Depends(app_deps)]
 

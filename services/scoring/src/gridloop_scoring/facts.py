@@ -26,7 +26,7 @@ from gridloop_common.contracts import (
     SlaWarning,
 )
 from gridloop_common.contracts.sla import ClockName
-from gridloop_scoring.periods import period_keys
+from gridloop_common.periods import period_keys
 
 FactKind = Literal[
     "dispatched",

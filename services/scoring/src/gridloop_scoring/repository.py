@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from gridloop_common.mongo import Collection, DuplicateKeyError, IndexSpec
+from gridloop_common.periods import Period
 from gridloop_scoring.facts import Fact
-from gridloop_scoring.periods import Period
 
 FACTS = "facts"
 INDEXES = [IndexSpec(FACTS, [("department", 1), ("kind", 1)])]

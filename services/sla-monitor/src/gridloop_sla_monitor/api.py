@@ -11,10 +11,10 @@ from pydantic import BaseModel
 from gridloop_common.contracts.sla import ClockName
 from gridloop_common.http import app_deps, problem
 from gridloop_common.mongo import Document
+from gridloop_common.periods import EXPECTED_FORMATS, InvalidPeriod, parse_period
 from gridloop_sla_monitor.board import OpenClock, VerdictRow, board, order_statuses, rates
 from gridloop_sla_monitor.bootstrap import SlaMonitorDeps
 from gridloop_sla_monitor.clocks import Colour, TimerState, Verdict, colour
-from gridloop_sla_monitor.periods import EXPECTED_FORMATS, InvalidPeriod, parse_period
 from gridloop_sla_monitor.repository import marks_of
 
 Deps = Annotated[SlaMonitorDeps, Depends(app_deps)]

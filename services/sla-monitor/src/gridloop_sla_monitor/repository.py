@@ -13,6 +13,7 @@ from gridloop_common.contracts.sla import ClockName
 from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, Document, DuplicateKeyError, IndexSpec
 from gridloop_common.outbox import RelayNow, with_outbox
+from gridloop_common.periods import period_keys
 from gridloop_sla_monitor.clocks import (
     ACCEPT,
     COMPLETE,
@@ -23,7 +24,6 @@ from gridloop_sla_monitor.clocks import (
     TimerState,
     Verdict,
 )
-from gridloop_sla_monitor.periods import period_keys
 
 TIMERS = "timers"
 LEASES = "leases"
@@ -136,7 +136,7 @@ def verdict_fields(verdict: Verdict, at: datetime, department: str) -> Document:
         "verdict": verdict.value,
         "verdict_at": at,
         "verdict_department": department,
-        "verdict_periods": [*period_keys(at), ALL_TIME],
+        "verdict_periods": [*period_keys(at).values(), ALL_TIME],
     }
 
 

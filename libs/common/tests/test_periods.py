@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from gridloop_scoring.periods import (
+from gridloop_common.periods import (
     GRANULARITIES,
     Granularity,
     InvalidPeriod,

@@ -1,4 +1,8 @@
-"""Ranking periods (month, quarter, year) as the city counts them: calendar of Asia/Shanghai."""
+"""Reporting periods (month, quarter, year) as the city counts them: Asia/Shanghai calendar.
+
+Shared by scoring (rankings, grades) and sla-monitor (on-time rates), so a figure for "2026-Q4"
+covers the same cases in both.
+"""
 
 from __future__ import annotations
 
