@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aio_pika
-import httpx
 import pika
 import pika.exceptions
 import pytest
@@ -33,6 +32,12 @@ from tests.integration.departments import (
     shared_dispatch,
     url_as,
 )
+from tests.integration.dispatch_fixtures import (  # noqa: F401  (fixtures, used by name)
+    amqp,
+    center,
+    departments,
+    logs_on_failure,
+)
 from tests.integration.system import System
 
 pytestmark = pytest.mark.integration
@@ -46,40 +51,6 @@ def shared(
     # A 1-second accept window: the overdue filter has something to show quickly.
     with shared_dispatch(infrastructure, log_dir, {"SLA_ACCEPT_WINDOW_SECONDS": "1"}) as running:
         yield running
-
-
-@pytest.fixture(autouse=True)
-def logs_on_failure(
-    shared: tuple[Isolated, System], request: pytest.FixtureRequest
-) -> Iterator[None]:
-    yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print(shared[1].logs())
-
-
-@pytest.fixture(scope="module")
-async def departments(shared: tuple[Isolated, System]) -> AsyncIterator[Departments]:
-    provisioned = Departments(shared[0])
-    try:
-        yield provisioned
-    finally:
-        await provisioned.delete_users()
-
-
-@pytest.fixture(scope="module")
-async def center(shared: tuple[Isolated, System]) -> AsyncIterator[Center]:
-    async with httpx.AsyncClient(timeout=20) as http:
-        yield Center(shared[1].url("dispatch"), http)
-
-
-@pytest.fixture(scope="module")
-async def amqp(shared: tuple[Isolated, System]) -> AsyncIterator[AbstractChannel]:
-    connection = await aio_pika.connect_robust(shared[0].rabbitmq_url)
-    try:
-        yield await connection.channel(publisher_confirms=True, on_return_raises=True)
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(scope="module")

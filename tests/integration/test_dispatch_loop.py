@@ -6,8 +6,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import aio_pika
-import httpx
 import pytest
 from aio_pika.abc import AbstractChannel
 
@@ -27,6 +25,12 @@ from tests.integration.departments import (
     publish_report,
     shared_dispatch,
 )
+from tests.integration.dispatch_fixtures import (  # noqa: F401  (fixtures, used by name)
+    amqp,
+    center,
+    departments,
+    logs_on_failure,
+)
 from tests.integration.system import System
 
 pytestmark = pytest.mark.integration
@@ -41,40 +45,6 @@ def shared(
     log_dir = tmp_path_factory.mktemp("dispatch-loop")
     with shared_dispatch(infrastructure, log_dir, DISPATCH_ENV) as running:
         yield running
-
-
-@pytest.fixture(autouse=True)
-def logs_on_failure(
-    shared: tuple[Isolated, System], request: pytest.FixtureRequest
-) -> Iterator[None]:
-    yield
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print(shared[1].logs())
-
-
-@pytest.fixture(scope="module")
-async def departments(shared: tuple[Isolated, System]) -> AsyncIterator[Departments]:
-    provisioned = Departments(shared[0])
-    try:
-        yield provisioned
-    finally:
-        await provisioned.delete_users()
-
-
-@pytest.fixture(scope="module")
-async def center(shared: tuple[Isolated, System]) -> AsyncIterator[Center]:
-    async with httpx.AsyncClient(timeout=20) as http:
-        yield Center(shared[1].url("dispatch"), http)
-
-
-@pytest.fixture(scope="module")
-async def amqp(shared: tuple[Isolated, System]) -> AsyncIterator[AbstractChannel]:
-    connection = await aio_pika.connect_robust(shared[0].rabbitmq_url)
-    try:
-        yield await connection.channel(publisher_confirms=True, on_return_raises=True)
-    finally:
-        await connection.close()
 
 
 @pytest.fixture
