@@ -42,7 +42,3 @@ def ensure_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def plus_seconds(value: datetime, seconds: float) -> datetime:
-    return value + timedelta(seconds=seconds)

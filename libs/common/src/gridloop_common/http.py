@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gridloop_common.http_errors import install_error_handlers
+from gridloop_common.http_errors import error_body, install_error_handlers
 from gridloop_common.runtime import ServiceRuntime
 
 
@@ -78,4 +78,4 @@ async def app_deps(request: Request) -> Any:
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     """A machine-readable error body (`code`, `detail`, extra fields)."""
-    return JSONResponse({"code": code, "detail": detail, **extra}, status_code=status)
+    return JSONResponse({**error_body(code, detail), **extra}, status_code=status)

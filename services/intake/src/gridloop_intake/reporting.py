@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -234,8 +233,3 @@ def _reply_to(submission: Submission, report_id: str) -> ReplyAddress | None:
     if reply_to is not None and reply_to.channel == "open311" and reply_to.address is None:
         return ReplyAddress(channel="open311", address=report_id)
     return reply_to
-
-
-def utc_now_or(clock: Clock, value: datetime | None) -> datetime:
-    """A channel's own timestamp if it gave one, else now."""
-    return value if value is not None else clock.now()

@@ -8,18 +8,23 @@ from gridloop_common.contracts.base import Event, UtcDatetime
 from gridloop_common.contracts.orders import OrderRole
 
 
-class CaseEvent(Event):
-    """Something that happened to one work order of a case; the department is its unit."""
+class CaseFacts(Event):
+    """What every case event says about the case: which problem, where, whose report."""
 
     case_id: str
-    order_id: str
-    department: str
     category_code: str
     grid_id: str
     township_id: str | None = None
     village_id: str | None = None
     report_id: str | None = None
     reporter_id: str | None = None
+
+
+class CaseEvent(CaseFacts):
+    """Something that happened to one work order of a case; the department is its unit."""
+
+    order_id: str
+    department: str
 
     WHAT: ClassVar[str]
 
@@ -150,20 +155,13 @@ class CaseReplyRefused(CaseEvent):
     via: str | None = None
 
 
-class CaseAreaEvent(Event):
+class CaseAreaEvent(CaseFacts):
     """Something that happened to a case before any order: at village or center level.
 
     Routing key `case.<what>.<township>`: township ids are the codes of the township
     governments, so `case.*.twp-xijin` hears everything about one township.
     """
 
-    case_id: str
-    category_code: str
-    grid_id: str
-    township_id: str | None = None
-    village_id: str | None = None
-    report_id: str | None = None
-    reporter_id: str | None = None
     operator: str | None = None
 
     WHAT: ClassVar[str]
