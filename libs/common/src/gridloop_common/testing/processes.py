@@ -80,7 +80,7 @@ class ServiceProcess:
         assert self.process is not None
         return self.process.wait(timeout=timeout)
 
-    def log_tail(self, chars: int = 4000) -> str:
+    def log_tail(self, chars: int = 20_000) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-chars:]
         except FileNotFoundError:
