@@ -100,7 +100,7 @@ PUBLISHERS: dict[type[Message], str] = {
     SlaBreached: "sla-monitor",
     SlaMet: "sla-monitor",
     SlaSettledLate: "sla-monitor",
-    # Expected shape agreed with notify; scoring publishes it when a period closes.
+    # Published from the periods collection's outbox when a period closes.
     ScoringPeriodClosed: "scoring",
     AcceptOrder: DEPARTMENT,
     RejectOrder: DEPARTMENT,

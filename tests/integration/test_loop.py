@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from gridloop_common.contracts import AcceptOrder
 from gridloop_common.messaging import Publisher, department_queue, envelope
+from gridloop_common.periods import month_key
 from gridloop_common.testing.polling import eventually
 from tests.integration.system import ALL_SERVICES, GRID, HttpSink, System
 
@@ -96,12 +97,19 @@ async def test_report_is_dispatched_accepted_timed_counted_and_notified(
             "org.gridloop.sla.met.v1"
         ]
 
-        async def counted() -> dict[str, Any] | None:
-            response = await client.get(f"{system.url('scoring')}/v1/departments/city-mgmt/counts")
-            body: dict[str, Any] = response.json()
-            return body if body.get("dispatched") == 2 and body.get("accepted") == 1 else None
+        month = month_key(datetime.now(UTC))
 
-        await eventually(counted, what="scoring counts 2 dispatched, 1 accepted")
+        async def counted() -> dict[str, Any] | None:
+            response = await client.get(
+                f"{system.url('scoring')}/v1/entities/department/city-mgmt",
+                params={"period": month},
+            )
+            metrics: dict[str, Any] = response.json()["metrics"]
+            accepted = metrics["acceptance_rate"]
+            done = metrics["dispatched"]["value"] == 2 and accepted["numerator"] == 1
+            return metrics if done else None
+
+        await eventually(counted, what="scoring figures: 2 dispatched, 1 accepted")
 
         async def notified() -> list[Any] | None:
             return [r for r in sink.requests if r.body.get("case_id") == case_id] or None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from gridloop_scoring.grading import Candidate, assign_grades, grade_counts
@@ -36,8 +38,8 @@ def test_grade_counts_always_sum_to_n_and_stay_within_one_of_the_quota() -> None
 
 
 def test_grades_go_by_score_then_handled_then_id_and_say_what_separated_neighbours() -> None:
-    candidates = [Candidate(f"e{i:02d}", score=50.0, handled=10) for i in range(8)]
-    candidates += [Candidate("top", 90.0, 3), Candidate("busy", 50.0, 40)]
+    candidates = [Candidate(f"e{i:02d}", score=Fraction(50), handled=10) for i in range(8)]
+    candidates += [Candidate("top", Fraction(90), 3), Candidate("busy", Fraction(50), 40)]
     graded = assign_grades(candidates)
     assert [g.entity_id for g in graded[:3]] == ["top", "busy", "e00"]
     assert [g.grade for g in graded] == ["excellent", "good", "good"] + ["pass"] * 7

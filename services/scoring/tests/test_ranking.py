@@ -1,4 +1,4 @@
-"""Rankings: ties share a rank; entities without a value come last."""
+"""Rankings: ties share a rank; entities without a value come last, unranked."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def test_equal_values_share_a_rank_and_the_next_rank_skips() -> None:
         ("a", 2),
         ("c", 2),
         ("d", 4),
-        ("e", 5),
+        ("e", None),  # no value: listed last, not ranked
     ]
 
 

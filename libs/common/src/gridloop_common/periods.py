@@ -83,3 +83,63 @@ def parse_period(text: str) -> Period:
             return Period(granularity, text)
     expected = ", ".join(EXPECTED_FORMATS.values())
     raise InvalidPeriod(f"period {text!r} is not one of {expected}")
+
+
+def _month_parts(month: str) -> tuple[int, int]:
+    year, number = month.split("-")
+    return int(year), int(number)
+
+
+def parent_periods(month: str) -> list[Period]:
+    """The quarter and the year a month key belongs to: "2026-11" → 2026-Q4, 2026."""
+    year, number = _month_parts(month)
+    return [
+        Period("quarter", f"{year:04d}-Q{(number - 1) // 3 + 1}"),
+        Period("year", f"{year:04d}"),
+    ]
+
+
+def months_of(period: Period) -> list[str]:
+    """The month keys a period consists of, in calendar order."""
+    if period.granularity == "month":
+        return [period.key]
+    if period.granularity == "quarter":
+        year, quarter = period.key.split("-Q")
+        first = (int(quarter) - 1) * 3 + 1
+        return [f"{int(year):04d}-{month:02d}" for month in range(first, first + 3)]
+    return [f"{int(period.key):04d}-{month:02d}" for month in range(1, 13)]
+
+
+def _ordinal(period: Period) -> int:
+    """Consecutive periods of one granularity have consecutive ordinals."""
+    if period.granularity == "month":
+        year, number = _month_parts(period.key)
+        return year * 12 + number - 1
+    if period.granularity == "quarter":
+        year_text, quarter = period.key.split("-Q")
+        return int(year_text) * 4 + int(quarter) - 1
+    return int(period.key)
+
+
+def _from_ordinal(granularity: Granularity, ordinal: int) -> Period:
+    if granularity == "month":
+        return Period("month", f"{ordinal // 12:04d}-{ordinal % 12 + 1:02d}")
+    if granularity == "quarter":
+        return Period("quarter", f"{ordinal // 4:04d}-Q{ordinal % 4 + 1}")
+    return Period("year", f"{ordinal:04d}")
+
+
+def trailing_periods(period: Period, count: int) -> list[Period]:
+    """`count` periods of the same granularity ending with `period`, oldest first."""
+    last = _ordinal(period)
+    return [_from_ordinal(period.granularity, n) for n in range(last - count + 1, last + 1)]
+
+
+def period_end(period: Period) -> datetime:
+    """The instant the period ends: local midnight starting the next one (timezone-aware)."""
+    following = _from_ordinal(period.granularity, _ordinal(period) + 1)
+    if following.granularity == "year":
+        return datetime(int(following.key), 1, 1, tzinfo=SHANGHAI)
+    first_month = months_of(following)[0]
+    year, number = _month_parts(first_month)
+    return datetime(year, number, 1, tzinfo=SHANGHAI)

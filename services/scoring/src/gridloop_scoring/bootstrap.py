@@ -1,13 +1,19 @@
-"""Wires scoring: one place that builds the runtime, the repository and the handlers."""
+"""Wires scoring: one place that builds the runtime, the stores, the handlers and the loops."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from gridloop_common.clock import Clock
+from gridloop_common.registry import load_registry
 from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_scoring import repository
+from gridloop_scoring.closing import PeriodCloser
+from gridloop_scoring.facts import AreaOf
 from gridloop_scoring.handlers import FactHandlers
+from gridloop_scoring.periods_store import PeriodStore
+from gridloop_scoring.recompute import Recomputer
 from gridloop_scoring.settings import ScoringSettings
 from gridloop_scoring.subscriptions import subscriptions
 
@@ -16,11 +22,27 @@ from gridloop_scoring.subscriptions import subscriptions
 class ScoringDeps:
     settings: ScoringSettings
     runtime: ServiceRuntime
-    facts: repository.FactRepository
+    facts: repository.FactStore
+    dirty: repository.DirtyQueue
+    figures: repository.FigureStore
+    periods: PeriodStore
+    recomputer: Recomputer
+    closer: PeriodCloser
 
     @property
     def clock(self) -> Clock:
         return self.runtime.clock
+
+
+def registry_areas() -> AreaOf:
+    """The village and township of a grid, from the city's registry (SLA events name neither)."""
+    registry = load_registry()
+
+    def area_of(grid_id: str) -> tuple[str | None, str | None]:
+        grid = registry.grid(grid_id)
+        return (grid.village_id, grid.township_id) if grid else (None, None)
+
+    return area_of
 
 
 def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> ScoringDeps:
@@ -28,8 +50,31 @@ def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> Scoring
         settings,
         clock,
         indexes=repository.INDEXES,
-        # No outbox yet: scoring publishes nothing until `scoring.period_closed` arrives.
+        outbox_collections=[repository.PERIODS],
     )
-    facts = repository.FactRepository(runtime.collection(repository.FACTS))
-    runtime.subscriptions = subscriptions(FactHandlers(facts, runtime.clock))
-    return ScoringDeps(settings=settings, runtime=runtime, facts=facts)
+    facts = repository.FactStore(runtime.collection(repository.FACTS))
+    dirty = repository.DirtyQueue(runtime.collection(repository.DIRTY))
+    figures = repository.FigureStore(
+        runtime.collection(repository.FIGURES), runtime.collection(repository.SAMPLES)
+    )
+    periods = PeriodStore(
+        runtime.collection(repository.PERIODS), timedelta(seconds=settings.close_grace_seconds)
+    )
+    recomputer = Recomputer(
+        facts, dirty, figures, periods, runtime.clock, settings.recompute_interval_seconds
+    )
+    closer = PeriodCloser(
+        periods,
+        facts,
+        figures,
+        runtime.clock,
+        runtime.relay_now,
+        excellent_cases=settings.excellent_cases,
+        top_performers=settings.top_performers,
+        interval_seconds=settings.close_check_interval_seconds,
+    )
+    runtime.subscriptions = subscriptions(
+        FactHandlers(facts, dirty, runtime.clock, registry_areas())
+    )
+    runtime.background = [recomputer.run, closer.run]
+    return ScoringDeps(settings, runtime, facts, dirty, figures, periods, recomputer, closer)

@@ -1,7 +1,13 @@
-"""Pure rules turning a case or SLA event into the one fact scoring keeps about it."""
+"""Pure rules turning a consumed event into the one fact scoring keeps about it.
+
+A fact says what happened (`kind`), when it happened (`occurred_at`, the event's own time), to
+which order and case, and under which entities it is counted (`entities`, see levels.py). It also
+keeps the few details the figures need: deadlines, the handler, satisfaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -20,15 +26,19 @@ from gridloop_common.contracts import (
     CaseReopened,
     CaseReplyRefused,
     CaseResolvedLocally,
+    ReportReceived,
     SlaBreached,
     SlaMet,
     SlaSettledLate,
     SlaWarning,
 )
-from gridloop_common.contracts.sla import ClockName
+from gridloop_common.contracts.reports import UNLOCATED
+from gridloop_common.contracts.sla import ClockName, SlaEvent
 from gridloop_common.periods import period_keys
+from gridloop_scoring.levels import entity_key, handler_id
 
 FactKind = Literal[
+    "reported",
     "dispatched",
     "accepted",
     "rejected",
@@ -45,7 +55,11 @@ FactKind = Literal[
     "sla_warning",
     "sla_settled_late",
 ]
-ScoredEvent = CaseEvent | CaseAreaEvent | SlaBreached | SlaMet | SlaWarning | SlaSettledLate
+ScoredEvent = (
+    ReportReceived | CaseEvent | CaseAreaEvent | SlaBreached | SlaMet | SlaWarning | SlaSettledLate
+)
+# The village and township a grid lies in, from the registry; (None, None) when unknown.
+AreaOf = Callable[[str], tuple[str | None, str | None]]
 
 # Each case event's fact kind and the field saying when it happened.
 CASE_FACTS: dict[type[CaseEvent | CaseAreaEvent], tuple[FactKind, str]] = {
@@ -61,6 +75,12 @@ CASE_FACTS: dict[type[CaseEvent | CaseAreaEvent], tuple[FactKind, str]] = {
     CaseEscalated: ("escalated", "escalated_at"),
     CaseResolvedLocally: ("resolved_locally", "resolved_at"),
 }
+SLA_FACTS: dict[type[SlaEvent], tuple[FactKind, str]] = {
+    SlaBreached: ("sla_breached", "fired_at"),
+    SlaMet: ("sla_met", "met_at"),
+    SlaWarning: ("sla_warning", "fired_at"),
+    SlaSettledLate: ("sla_settled_late", "settled_at"),
+}
 
 
 @dataclass(frozen=True)
@@ -69,65 +89,175 @@ class Fact:
 
     event_id: str
     kind: FactKind
-    # None for what happened before any order (escalated, resolved locally at village level).
-    department: str | None
-    case_id: str
+    case_id: str | None
+    # None for what happened before any order (reports, escalations, local resolutions).
     order_id: str | None
-    # Optional on SLA events (sla-monitor may not know them); always set on case events.
+    department: str | None
     grid_id: str | None
+    village_id: str | None
     township_id: str | None
     category_code: str | None
     # When the thing happened (the event's own time), not when scoring heard of it: a message
     # retried across midnight of a month's end still counts in the month it happened.
     occurred_at: datetime
     received_at: datetime
+    # Entity keys the fact is counted under in the period it happened.
+    entities: tuple[str, ...] = ()
+    # Kind-specific details (None where the kind has none).
+    handler: str | None = None
+    worker: str | None = None
     clock: ClockName | None = None
+    accept_by: datetime | None = None
+    complete_by: datetime | None = None
+    satisfied: bool | None = None
+    report_id: str | None = None
 
     def to_document(self) -> dict[str, Any]:
         document: dict[str, Any] = {
             "_id": self.event_id,
             "kind": self.kind,
-            "department": self.department,
             "case_id": self.case_id,
             "order_id": self.order_id,
+            "department": self.department,
             "grid_id": self.grid_id,
+            "village_id": self.village_id,
             "township_id": self.township_id,
             "category_code": self.category_code,
             "occurred_at": self.occurred_at,
             "received_at": self.received_at,
-            # Stored time buckets: rankings group by equality on them, and a sharded cluster
-            # can key on bucket + department (DESIGN.md, scaling out).
+            "entities": list(self.entities),
+            # Stored time buckets: a period is an equality match, and a sharded cluster can
+            # key on bucket + entity (DESIGN.md, scaling out).
             **period_keys(self.occurred_at),
         }
-        if self.clock is not None:
-            document["clock"] = self.clock
+        optional = {
+            "handler": self.handler,
+            "worker": self.worker,
+            "clock": self.clock,
+            "accept_by": self.accept_by,
+            "complete_by": self.complete_by,
+            "satisfied": self.satisfied,
+            "report_id": self.report_id,
+        }
+        document.update({k: v for k, v in optional.items() if v is not None})
         return document
 
 
-def fact_from_event(event: ScoredEvent, event_id: str, received_at: datetime) -> Fact:
-    kind: FactKind
-    clock: ClockName | None = None
-    if isinstance(event, SlaBreached):
-        kind, occurred_at, clock = "sla_breached", event.fired_at, event.clock
-    elif isinstance(event, SlaMet):
-        kind, occurred_at, clock = "sla_met", event.met_at, event.clock
-    elif isinstance(event, SlaWarning):
-        kind, occurred_at, clock = "sla_warning", event.fired_at, event.clock
-    elif isinstance(event, SlaSettledLate):
-        kind, occurred_at, clock = "sla_settled_late", event.settled_at, event.clock
-    else:
-        kind, when = CASE_FACTS[type(event)]
-        occurred_at = getattr(event, when)
+def fact_from_event(
+    event: ScoredEvent, event_id: str, received_at: datetime, area_of: AreaOf
+) -> Fact:
+    if isinstance(event, ReportReceived):
+        return _report_fact(event, event_id, received_at, area_of)
+    if isinstance(event, SlaEvent):
+        return _sla_fact(event, event_id, received_at, area_of)
+    return _case_fact(event, event_id, received_at, area_of)
+
+
+def _areas(
+    grid_id: str | None, village_id: str | None, township_id: str | None, area_of: AreaOf
+) -> tuple[str | None, str | None, str | None]:
+    """The event's own area fields, completed from the registry (SLA events name no village)."""
+    if grid_id is None or grid_id == UNLOCATED:
+        return None, village_id, township_id
+    registry_village, registry_township = area_of(grid_id)
+    return grid_id, village_id or registry_village, township_id or registry_township
+
+
+def _area_entities(grid: str | None, village: str | None, township: str | None) -> list[str]:
+    keys = []
+    if grid:
+        keys.append(entity_key("grid", grid))
+    if village:
+        keys.append(entity_key("village", village))
+    if township:
+        keys.append(entity_key("township", township))
+    return keys
+
+
+def _report_fact(
+    event: ReportReceived, event_id: str, received_at: datetime, area_of: AreaOf
+) -> Fact:
+    grid, village, township = _areas(event.grid_id, event.village_id, event.township_id, area_of)
+    # Only patrol reports are a grid worker's own work; a chat group's report is a resident's.
+    worker = event.worker_id if event.channel == "patrol" else None
+    entities = _area_entities(grid, village, township)
+    if worker:
+        entities.append(entity_key("grid_worker", worker))
+    return Fact(
+        event_id=event_id,
+        kind="reported",
+        case_id=None,
+        order_id=None,
+        department=None,
+        grid_id=grid,
+        village_id=village,
+        township_id=township,
+        category_code=event.category_code,
+        occurred_at=event.reported_at,
+        received_at=received_at,
+        entities=tuple(entities),
+        worker=worker,
+        report_id=event.report_id,
+    )
+
+
+def _sla_fact(event: SlaEvent, event_id: str, received_at: datetime, area_of: AreaOf) -> Fact:
+    kind, when = SLA_FACTS[type(event)]
+    grid, village, township = _areas(event.grid_id, None, event.township_id, area_of)
     return Fact(
         event_id=event_id,
         kind=kind,
-        department=getattr(event, "department", None),
         case_id=event.case_id,
-        order_id=getattr(event, "order_id", None),
-        grid_id=event.grid_id,
-        township_id=event.township_id,
+        order_id=event.order_id,
+        department=event.department,
+        grid_id=grid,
+        village_id=village,
+        township_id=township,
         category_code=event.category_code,
-        occurred_at=occurred_at,
+        occurred_at=getattr(event, when),
         received_at=received_at,
-        clock=clock,
+        entities=(
+            entity_key("department", event.department),
+            *_area_entities(grid, village, township),
+        ),
+        clock=event.clock,
+    )
+
+
+def _case_fact(
+    event: CaseEvent | CaseAreaEvent, event_id: str, received_at: datetime, area_of: AreaOf
+) -> Fact:
+    kind, when = CASE_FACTS[type(event)]
+    grid, village, township = _areas(event.grid_id, event.village_id, event.township_id, area_of)
+    entities = _area_entities(grid, village, township)
+    department = order_id = handler = worker = None
+    if isinstance(event, CaseEvent):
+        department, order_id = event.department, event.order_id
+        entities.insert(0, entity_key("department", department))
+        if isinstance(event, CaseAccepted | CaseCompleted) and event.handler:
+            handler = event.handler
+            entities.append(entity_key("handler", handler_id(department, handler)))
+    elif isinstance(event, CaseResolvedLocally) and event.operator:
+        # Solved on the spot: the work of whoever resolved it (the grid worker).
+        worker = event.operator
+        entities.append(entity_key("grid_worker", worker))
+    return Fact(
+        event_id=event_id,
+        kind=kind,
+        case_id=event.case_id,
+        order_id=order_id,
+        department=department,
+        grid_id=grid,
+        village_id=village,
+        township_id=township,
+        category_code=event.category_code,
+        occurred_at=getattr(event, when),
+        received_at=received_at,
+        entities=tuple(entities),
+        handler=handler,
+        worker=worker,
+        accept_by=event.accept_by if isinstance(event, CaseDispatched) else None,
+        complete_by=event.complete_by if isinstance(event, CaseDispatched | CaseExtended) else None,
+        satisfied=event.satisfied if isinstance(event, CaseClosed) else None,
+        report_id=event.report_id,
     )

@@ -36,7 +36,8 @@ def grade_counts(n: int, ratio: Sequence[int] = RATIO) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class Candidate:
     entity_id: str
-    score: float
+    # Exact, so that equal work ties exactly (see composite.py).
+    score: Fraction
     handled: int
 
 
@@ -45,7 +46,7 @@ class Graded:
     entity_id: str
     position: int
     grade: str
-    score: float
+    score: Fraction
     handled: int
     # Why this entity stands above the next one: "score", "handled" or "entity_id".
     separated_from_next_by: str | None

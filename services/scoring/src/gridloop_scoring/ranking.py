@@ -11,7 +11,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Ranked(Generic[T]):
-    rank: int
+    # None for an item without a value (a rate without denominator): it is listed, not ranked.
+    rank: int | None
     value: float | None
     item: T
 
@@ -23,8 +24,8 @@ def rank(
     *,
     descending: bool = True,
 ) -> list[Ranked[T]]:
-    """Standard competition ranking. Items without a value (no denominator) come last, unranked
-    among themselves by key; ties keep a stable, documented order: by key."""
+    """Standard competition ranking. Items without a value (no denominator) come last, unranked,
+    ordered by key; ties keep a stable, documented order: by key."""
     valued = [(value(item), item) for item in items]
     present = [(v, item) for v, item in valued if v is not None]
     missing = sorted((item for v, item in valued if v is None), key=key)
@@ -37,6 +38,5 @@ def rank(
             current_rank = position
             previous = v
         ranked.append(Ranked(current_rank, v, item))
-    unranked_rank = len(present) + 1
-    ranked.extend(Ranked(unranked_rank, None, item) for item in missing)
+    ranked.extend(Ranked(None, None, item) for item in missing)
     return ranked

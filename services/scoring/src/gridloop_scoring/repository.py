@@ -1,18 +1,58 @@
-"""Facts in scoring's own database: one document per consumed event, keyed by its event id."""
+"""scoring's database: facts (one per consumed event), the recompute queue, figures, periods.
+
+- `facts`: `_id` = CloudEvent id; a redelivery hits the unique `_id`.
+- `dirty`: one document per (entity, period) whose figures must be recomputed; `version` counts
+  the marks, so a recompute that raced a new fact leaves the mark behind (see recompute.py).
+- `figures`: one document per (entity, period) — counts, (numerator, denominator) pairs, medians.
+- `samples`: a month's sorted dispatch→accept/complete seconds, apart from `figures` so that a
+  ranking never decodes them; quarters and years merge them into their medians.
+- `periods`: one per period with figures; closing it writes `scoring.period_closed` into its
+  embedded outbox.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gridloop_common.mongo import Collection, DuplicateKeyError, IndexSpec
-from gridloop_common.periods import Period
+from pymongo import UpdateOne
+
+from gridloop_common.mongo import Collection, Document, DuplicateKeyError, IndexSpec
+from gridloop_common.periods import Granularity, Period
 from gridloop_scoring.facts import Fact
+from gridloop_scoring.figures import Figures, figures_document, samples_document
+from gridloop_scoring.levels import split_entity_key
 
 FACTS = "facts"
-INDEXES = [IndexSpec(FACTS, [("department", 1), ("kind", 1)])]
+DIRTY = "dirty"
+FIGURES = "figures"
+SAMPLES = "samples"
+PERIODS = "periods"
+
+INDEXES = [
+    # An entity's facts of one month, or from one month on (a handler's orders): a multikey
+    # index, one entry per entity the fact counts for.
+    IndexSpec(FACTS, [("entities", 1), ("month", 1)]),
+    # One order's facts, folded into its record.
+    IndexSpec(FACTS, [("order_id", 1)]),
+    # A closing month's closed cases (excellent cases).
+    IndexSpec(FACTS, [("kind", 1), ("month", 1)]),
+    IndexSpec(DIRTY, [("lease_until", 1)]),
+    IndexSpec(FIGURES, [("level", 1), ("period", 1)]),
+    IndexSpec(PERIODS, [("closed", 1), ("closes_at", 1)]),
+]
+# Before any lease: a new mark is due at once.
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+# Months first: a quarter or a year merges its months, so recomputing it earlier is wasted.
+_RANK: dict[Granularity, int] = {"month": 0, "quarter": 1, "year": 2}
 
 
-class FactRepository:
+def figure_id(entity: str, period: str) -> str:
+    return f"{entity}|{period}"
+
+
+class FactStore:
     def __init__(self, facts: Collection) -> None:
         self.facts = facts
 
@@ -24,13 +64,116 @@ class FactRepository:
             return False
         return True
 
-    async def counts_by_kind(self, department: str, period: Period | None = None) -> dict[str, int]:
-        """How many facts of each kind a department has, in one period or in all time."""
-        match: dict[str, Any] = {"department": department}
-        if period is not None:
-            # Facts carry their month/quarter/year keys, so a period is an equality match.
-            match[period.granularity] = period.key
-        cursor = await self.facts.aggregate(
-            [{"$match": match}, {"$group": {"_id": "$kind", "n": {"$sum": 1}}}]
+    async def of_order(self, order_id: str) -> list[Document]:
+        return [doc async for doc in self.facts.find({"order_id": order_id})]
+
+    async def of_orders(self, order_ids: Iterable[str]) -> list[Document]:
+        ids = sorted(set(order_ids))
+        if not ids:
+            return []
+        return [doc async for doc in self.facts.find({"order_id": {"$in": ids}})]
+
+    async def of_entity(self, entity: str, month: str, *, onwards: bool = False) -> list[Document]:
+        """The entity's facts of one month (or of that month and later), kind and order only."""
+        when: Any = {"$gte": month} if onwards else month
+        cursor = self.facts.find(
+            {"entities": entity, "month": when}, {"kind": 1, "order_id": 1, "month": 1}
         )
-        return {str(row["_id"]): int(row["n"]) async for row in cursor}
+        return [doc async for doc in cursor]
+
+    async def of_kind(self, kind: str, months: Sequence[str]) -> list[Document]:
+        cursor = self.facts.find({"kind": kind, "month": {"$in": list(months)}})
+        return [doc async for doc in cursor]
+
+    def all(self) -> Any:
+        return self.facts.find({})
+
+
+class DirtyQueue:
+    """(entity, period) pairs whose figures are out of date, claimed with a lease."""
+
+    def __init__(self, dirty: Collection) -> None:
+        self.dirty = dirty
+
+    async def mark(self, marks: Iterable[tuple[str, Period]]) -> None:
+        operations = [
+            UpdateOne(
+                {"_id": figure_id(entity, period.key)},
+                {
+                    "$inc": {"version": 1},
+                    "$setOnInsert": {
+                        "entity": entity,
+                        "period": period.key,
+                        "granularity": period.granularity,
+                        "rank": _RANK[period.granularity],
+                        "lease_until": NEVER,
+                    },
+                },
+                upsert=True,
+            )
+            for entity, period in sorted(set(marks), key=lambda m: (m[0], m[1].key))
+        ]
+        if operations:
+            await self.dirty.bulk_write(operations, ordered=False)
+
+    async def due(self, now: datetime, limit: int) -> list[Document]:
+        cursor = self.dirty.find({"lease_until": {"$lte": now}}).sort("rank", 1).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def claim(self, mark: Document, now: datetime, lease: timedelta) -> bool:
+        claimed = await self.dirty.update_one(
+            {"_id": mark["_id"], "version": mark["version"], "lease_until": {"$lte": now}},
+            {"$set": {"lease_until": now + lease}},
+        )
+        return claimed.modified_count == 1
+
+    async def settle(self, mark: Document) -> None:
+        """Done: drop the mark, unless a new fact marked it again meanwhile (then release it)."""
+        removed = await self.dirty.delete_one({"_id": mark["_id"], "version": mark["version"]})
+        if removed.deleted_count == 0:
+            await self.release(mark)
+
+    async def release(self, mark: Document) -> None:
+        await self.dirty.update_one({"_id": mark["_id"]}, {"$set": {"lease_until": NEVER}})
+
+    async def pending(self) -> int:
+        return await self.dirty.count_documents({})
+
+
+class FigureStore:
+    def __init__(self, figures: Collection, samples: Collection) -> None:
+        self.figures = figures
+        self.samples = samples
+
+    async def put(self, entity: str, period: Period, figures: Figures, now: datetime) -> None:
+        """Replace the entity's figures for the period; a month keeps its samples too."""
+        level, entity_id = split_entity_key(entity)
+        key = figure_id(entity, period.key)
+        document = {
+            "level": level,
+            "entity_id": entity_id,
+            "period": period.key,
+            "granularity": period.granularity,
+            "computed_at": now,
+            **figures_document(figures),
+        }
+        await self.figures.replace_one({"_id": key}, document, upsert=True)
+        if period.granularity == "month":
+            await self.samples.replace_one({"_id": key}, samples_document(figures), upsert=True)
+
+    async def get(self, ids: Sequence[str]) -> dict[str, Document]:
+        return {doc["_id"]: doc async for doc in self.figures.find({"_id": {"$in": list(ids)}})}
+
+    async def get_samples(self, ids: Sequence[str]) -> dict[str, Document]:
+        return {doc["_id"]: doc async for doc in self.samples.find({"_id": {"$in": list(ids)}})}
+
+    async def of_level(self, level: str, period: str) -> list[Document]:
+        return [doc async for doc in self.figures.find({"level": level, "period": period})]
+
+    def all(self) -> Any:
+        return self.figures.find({})
+
+    async def remove(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self.figures.delete_many({"_id": {"$in": list(ids)}})
+            await self.samples.delete_many({"_id": {"$in": list(ids)}})

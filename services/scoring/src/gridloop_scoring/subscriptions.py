@@ -1,4 +1,4 @@
-"""What scoring consumes, in one place."""
+"""What scoring consumes, in one place: reports, every case event, every SLA event."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from gridloop_common.contracts import (
     CaseReopened,
     CaseReplyRefused,
     CaseResolvedLocally,
+    ReportReceived,
     SlaBreached,
     SlaMet,
     SlaSettledLate,
@@ -22,22 +23,25 @@ from gridloop_common.contracts import (
 from gridloop_common.messaging import Subscription
 from gridloop_scoring.handlers import FactHandlers
 
+SCORED = (
+    ReportReceived,
+    CaseDispatched,
+    CaseAccepted,
+    CaseRejected,
+    CaseCompleted,
+    CaseClosed,
+    CaseExtended,
+    CaseReopened,
+    CaseFlagged,
+    CaseReplyRefused,
+    CaseEscalated,
+    CaseResolvedLocally,
+    SlaBreached,
+    SlaMet,
+    SlaWarning,
+    SlaSettledLate,
+)
+
 
 def subscriptions(handlers: FactHandlers) -> list[Subscription]:
-    return [
-        Subscription(CaseDispatched, handlers.on_dispatched),
-        Subscription(CaseAccepted, handlers.on_accepted),
-        Subscription(CaseRejected, handlers.on_rejected),
-        Subscription(CaseCompleted, handlers.on_completed),
-        Subscription(CaseClosed, handlers.on_closed),
-        Subscription(CaseExtended, handlers.on_extended),
-        Subscription(CaseReopened, handlers.on_reopened),
-        Subscription(CaseFlagged, handlers.on_flagged),
-        Subscription(CaseReplyRefused, handlers.on_reply_refused),
-        Subscription(CaseEscalated, handlers.on_escalated),
-        Subscription(CaseResolvedLocally, handlers.on_resolved_locally),
-        Subscription(SlaBreached, handlers.on_sla_breached),
-        Subscription(SlaMet, handlers.on_sla_met),
-        Subscription(SlaWarning, handlers.on_sla_warning),
-        Subscription(SlaSettledLate, handlers.on_sla_settled_late),
-    ]
+    return [Subscription(message, handlers.record) for message in SCORED]

@@ -19,6 +19,8 @@ class ExcellentCase(BaseModel):
     case_id: str
     category_code: str
     department: str
+    # Completion time as a share of the time its category allowed (0.25 = a quarter of it).
+    share_of_limit: float | None = None
 
 
 class TopPerformer(BaseModel):
@@ -31,6 +33,8 @@ class TopPerformer(BaseModel):
     entity_id: str
     metric: str
     value: float
+    # Competition rank within the level (ties share it).
+    rank: int | None = None
 
 
 class ScoringPeriodClosed(Event):

@@ -1,0 +1,99 @@
+"""Closing periods: once a month, quarter or year is over (plus a grace for late events), its
+commendations are computed and `scoring.period_closed` is published for notify to announce.
+
+The closing is one conditional update of the period's document (`closed: false` → `true`) that
+also stores the event in the document's outbox: two replicas closing at once publish once, and a
+crash after the update still publishes (the relay's sweep finds the outbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from gridloop_common.clock import Clock
+from gridloop_common.contracts import ScoringPeriodClosed
+from gridloop_common.envelope import derived_id
+from gridloop_common.messaging import envelope
+from gridloop_common.mongo import Collection, Document
+from gridloop_common.outbox import RelayNow, with_outbox
+from gridloop_common.periods import Period, months_of
+from gridloop_scoring.commendations import excellent_cases, top_performers
+from gridloop_scoring.levels import LEVELS
+from gridloop_scoring.orders import fold_orders
+from gridloop_scoring.periods_store import PeriodStore
+from gridloop_scoring.repository import FactStore, FigureStore
+
+log = structlog.stdlib.get_logger("gridloop.scoring.closing")
+
+
+@dataclass
+class PeriodCloser:
+    periods: PeriodStore
+    facts: FactStore
+    figures: FigureStore
+    clock: Clock
+    relay_now: RelayNow
+    excellent_cases: int
+    top_performers: int
+    interval_seconds: float = 60.0
+
+    async def run(self) -> None:
+        while True:
+            await self.close_due()
+            await asyncio.sleep(self.interval_seconds)
+
+    async def close_due(self) -> list[str]:
+        closed = []
+        for document in await self.periods.due(self.clock.now()):
+            period = Period(document["granularity"], document["_id"])
+            if await self.close(period, document["ends_at"]):
+                closed.append(period.key)
+        return closed
+
+    async def commendations(self, period: Period) -> ScoringPeriodClosed:
+        closings = await self.facts.of_kind("closed", months_of(period))
+        satisfied_orders = {f["order_id"] for f in closings if f.get("satisfied") is True}
+        records = fold_orders(await self.facts.of_orders(satisfied_orders)).values()
+        figures: dict[str, list[Document]] = {
+            level: await self.figures.of_level(level, period.key) for level in LEVELS
+        }
+        return ScoringPeriodClosed(
+            period=period.key,
+            granularity=period.granularity,
+            closed_at=self.clock.now(),
+            excellent_cases=tuple(excellent_cases(records, self.excellent_cases)),
+            top_performers=tuple(top_performers(figures, self.top_performers)),
+        )
+
+    async def close(self, period: Period, ends_at: datetime) -> bool:
+        event = await self.commendations(period)
+        now = self.clock.now()
+        outgoing = envelope(
+            event,
+            source="gridloop/scoring",
+            time=now,
+            event_id=derived_id("scoring-period-closed", period.key),
+        )
+        collection: Collection = self.periods.periods
+        commendations = event.model_dump(mode="json", include={"excellent_cases", "top_performers"})
+        update = with_outbox(
+            {"$set": {"closed": True, "closed_at": now, "commendations": commendations}},
+            [outgoing],
+            now,
+        )
+        result = await collection.update_one({"_id": period.key, "closed": False}, update)
+        if result.modified_count != 1:
+            return False  # another replica closed it first
+        self.relay_now(collection, period.key, [outgoing])
+        log.info(
+            "period_closed",
+            period=period.key,
+            ended_at=ends_at.isoformat(),
+            excellent_cases=len(event.excellent_cases),
+            top_performers=len(event.top_performers),
+        )
+        return True
