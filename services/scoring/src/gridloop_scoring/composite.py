@@ -41,17 +41,13 @@ class Composite:
     parts: tuple[Part, ...]
 
 
-def _exact(value: float | None) -> Fraction | None:
-    return None if value is None else Fraction(value)
-
-
 def composite_scores(views: Sequence[FigureView], weights: Mapping[str, float]) -> list[Composite]:
     exact_weights = {m: Fraction(str(w)) for m, w in weights.items() if w > 0}
     total_weight = sum(exact_weights.values(), Fraction(0))
     largest: dict[str, Fraction] = {}
     smallest: dict[str, Fraction] = {}
     for metric in exact_weights:
-        values = [v for v in (_exact(view.value(metric)) for view in views) if v is not None]
+        values = [v for v in (view.exact(metric) for view in views) if v is not None]
         largest[metric] = max(values, default=Fraction(0))
         smallest[metric] = min(values, default=Fraction(0))
     scored = []
@@ -60,7 +56,7 @@ def composite_scores(views: Sequence[FigureView], weights: Mapping[str, float]) 
             Part(
                 metric,
                 view.value(metric),
-                _normalised(metric, _exact(view.value(metric)), largest[metric], smallest[metric]),
+                _normalised(metric, view.exact(metric), largest[metric], smallest[metric]),
                 weight,
             )
             for metric, weight in exact_weights.items()

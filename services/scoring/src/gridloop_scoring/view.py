@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from gridloop_scoring.levels import METRICS
@@ -28,6 +29,15 @@ class FigureView:
             return numerator / denominator if denominator else None
         median = self.document.get("medians", {}).get(metric)
         return None if median is None else float(median)
+
+    def exact(self, metric: str) -> Fraction | None:
+        """The value as an exact fraction: 1/3 and 2/6 compare equal, as they should."""
+        if METRICS[metric].kind == "rate":
+            numerator, denominator = self.ratio(metric)
+            return Fraction(numerator, denominator) if denominator else None
+        value = self.value(metric)
+        # Medians are stored in milliseconds' precision: their decimal text is exact.
+        return None if value is None else Fraction(repr(value))
 
     def ratio(self, metric: str) -> tuple[int, int]:
         pair = self.document.get("ratios", {}).get(metric, (0, 0))

@@ -1,0 +1,54 @@
+"""Excellent cases: closed satisfied, fastest against their own limit; top performers by handled."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gridloop_scoring.commendations import excellent_cases, top_performers
+from gridloop_scoring.orders import fold_order
+
+START = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+
+
+def closed_order(
+    order_id: str, case_id: str, took: timedelta, allowed: timedelta, *, satisfied: bool = True
+) -> Any:
+    facts = [
+        {"_id": f"{order_id}-d", "kind": "dispatched", "occurred_at": START, "order_id": order_id,
+         "case_id": case_id, "department": "water", "category_code": "leak",
+         "complete_by": START + allowed},
+        {"_id": f"{order_id}-c", "kind": "completed", "occurred_at": START + took,
+         "order_id": order_id},
+        {"_id": f"{order_id}-z", "kind": "closed", "occurred_at": START + took + timedelta(hours=1),
+         "order_id": order_id, "satisfied": satisfied},
+    ]  # fmt: skip
+    return fold_order(order_id, facts)
+
+
+def test_the_fastest_against_its_own_limit_comes_first_and_unhappy_cases_never() -> None:
+    day = timedelta(days=1)
+    orders = [
+        closed_order("O-1", "C-1", took=12 * timedelta(hours=1), allowed=day),  # half its limit
+        closed_order("O-2", "C-2", took=day, allowed=10 * day),  # a tenth: the best
+        closed_order("O-3", "C-3", took=timedelta(hours=1), allowed=day, satisfied=False),
+    ]
+    cases = excellent_cases(orders, limit=10)
+    assert [c.case_id for c in cases] == ["C-2", "C-1"]
+    assert cases[0].share_of_limit == 0.1
+    assert excellent_cases(orders, limit=1)[0].case_id == "C-2"
+
+
+def test_top_performers_share_the_last_place_and_nobody_idle_is_commended() -> None:
+    def figures(entity_id: str, handled: int) -> dict[str, Any]:
+        return {"entity_id": entity_id, "counts": {"handled": handled}}
+
+    performers = top_performers(
+        {"department": [figures("a", 9), figures("b", 7), figures("c", 7), figures("d", 0)]},
+        limit=2,
+    )
+    assert [(p.entity_id, p.rank, p.value) for p in performers] == [
+        ("a", 1, 9),
+        ("b", 2, 7),
+        ("c", 2, 7),
+    ]
