@@ -12,10 +12,14 @@ from gridloop_common.periods import (
     InvalidPeriod,
     Period,
     month_key,
+    months_of,
+    parent_periods,
     parse_period,
+    period_end,
     period_key,
     period_keys,
     quarter_key,
+    trailing_periods,
     year_key,
 )
 
@@ -88,3 +92,26 @@ def test_every_computed_key_parses_back_to_its_own_granularity() -> None:
     for granularity in GRANULARITIES:
         key = period_key(SHANGHAI_MIDNIGHT_1_NOV, granularity)
         assert parse_period(key) == Period(granularity, key)
+
+
+def test_a_month_belongs_to_its_quarter_and_year_and_they_consist_of_their_months() -> None:
+    assert parent_periods("2026-10") == [Period("quarter", "2026-Q4"), Period("year", "2026")]
+    assert months_of(Period("quarter", "2026-Q4")) == ["2026-10", "2026-11", "2026-12"]
+    assert months_of(Period("year", "2026"))[::11] == ["2026-01", "2026-12"]
+    assert months_of(Period("month", "2026-02")) == ["2026-02"]
+
+
+def test_trailing_periods_cross_year_ends_oldest_first() -> None:
+    months = trailing_periods(Period("month", "2026-02"), 12)
+    assert (months[0].key, months[-1].key, len(months)) == ("2025-03", "2026-02", 12)
+    quarters = [p.key for p in trailing_periods(Period("quarter", "2026-Q1"), 3)]
+    assert quarters == ["2025-Q3", "2025-Q4", "2026-Q1"]
+    assert [p.key for p in trailing_periods(Period("year", "2026"), 2)] == ["2025", "2026"]
+
+
+def test_a_period_ends_at_local_midnight_starting_the_next() -> None:
+    # 16:00 UTC on 30 November is midnight of 1 December in Shanghai.
+    assert period_end(Period("month", "2026-11")) == datetime(2026, 11, 30, 16, tzinfo=UTC)
+    assert period_end(Period("quarter", "2026-Q4")) == datetime(2026, 12, 31, 16, tzinfo=UTC)
+    assert period_end(Period("year", "2026")) == datetime(2026, 12, 31, 16, tzinfo=UTC)
+    assert period_end(Period("month", "2026-12")) == period_end(Period("year", "2026"))
