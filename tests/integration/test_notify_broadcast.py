@@ -39,9 +39,10 @@ def notify_env(sink: HttpSink, **extra: str) -> dict[str, str]:
 async def completed(
     client: httpx.AsyncClient, notice_id: str, timeout: float = 180
 ) -> dict[str, Any]:
-    # 6-10 s alone; one full-suite CI run once saw no completion within 60 s (cause not found
-    # yet, see the session note): a generous bound, so a slow machine is not a red build and a
-    # real stall still fails.
+    # 6-10 s alone. One CI run saw no completion within 60 s: a worker's flusher lost its cancel
+    # inside pymongo (Python 3.11's asyncio.wait_for) and renewed a sent batch's lease for ever;
+    # fixed in notify's worker, and the quiet-notice sweep now closes such a batch. A generous
+    # bound still, so a slow machine is not a red build and a real stall still fails.
     async def probe() -> dict[str, Any] | None:
         body: dict[str, Any] = (await client.get(f"/v1/notices/{notice_id}")).json()
         return body if body["status"] == "completed" else None

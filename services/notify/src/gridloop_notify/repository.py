@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.errors import BulkWriteError
@@ -38,6 +38,7 @@ SENDING = "sending"
 COMPLETED = "completed"
 
 _DUPLICATE_KEY = 11000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Every query a worker repeats is narrow by construction (an equality prefix and a bounded range
 # on an index): the MongoDB stand-in decodes every candidate an index yields before `limit`.
@@ -345,7 +346,12 @@ class BatchRepository:
         return len(result.inserted_ids)
 
     async def due(self, lane: int, now: datetime, limit: int) -> list[str]:
-        cursor = self.batches.find({"lane": lane, "due_at": {"$lte": now}}, {"_id": 1})
+        # The lower bound changes no result (every due_at is later) but keeps the scan off the
+        # closed batches, whose missing due_at the stand-in indexes as null, below any date, and
+        # decodes whole: 900 closed batches in a lane made one poll 217 ms instead of 2 ms.
+        cursor = self.batches.find(
+            {"lane": lane, "due_at": {"$gte": _EPOCH, "$lte": now}}, {"_id": 1}
+        )
         return [d["_id"] async for d in cursor.limit(limit)]
 
     async def claim(
@@ -401,6 +407,22 @@ class BatchRepository:
             {"owner": 0},
         ).sort("first_seq", 1)
         return [document async for document in cursor]
+
+    async def open_but_settled(self, notice_id: str, limit: int = 100) -> list[str]:
+        """Open batches whose stored deliveries are all settled: sent, yet never given back."""
+        cursor = self.batches.find({"notice_id": notice_id, "open": True}, {"counts": 1}).limit(
+            limit
+        )
+        return [d["_id"] async for d in cursor if (d.get("counts") or {}).get(PENDING, 1) == 0]
+
+    async def close_settled(self, batch_id: str) -> bool:
+        """Close a batch with nothing pending, whoever holds it: its holder's next flush or
+        release finds it gone and stops. True for the one caller that closed it."""
+        result = await self.batches.update_one(
+            {"_id": batch_id, "open": True, f"counts.{PENDING}": 0},
+            {"$set": {"open": False}, "$unset": {"owner": "", "due_at": ""}},
+        )
+        return result.modified_count == 1
 
     async def any_open(self, notice_id: str) -> bool:
         found = await self.batches.find_one({"notice_id": notice_id, "open": True}, {"_id": 1})

@@ -48,8 +48,11 @@ class Wakeup:
         self._event.set()
 
     async def wait(self, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancel that arrives as
+        # the event is set (CPython gh-86296), and a worker that missed its shutdown runs on.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
         self._event.clear()
 
 
@@ -74,10 +77,18 @@ class Completion:
         return await self.complete(str(notice["_id"]), int(notice["batches_total"]))
 
     async def check_quiet(self, notice_id: str) -> bool:
-        """For a notice with no recent progress: maybe a crash lost a `batches_closed` count."""
+        """For a notice with no recent progress: maybe a crash lost a `batches_closed` count, or a
+        worker sent a whole batch and never gave it back (closed here, counted once)."""
         notice = await self.notices.get(notice_id)
         if notice is None or notice.get("status") != SENDING:
             return False
+        closed = 0
+        for batch_id in await self.batches.open_but_settled(notice_id):
+            if await self.batches.close_settled(batch_id):
+                closed += 1
+                await self.notices.batch_closed(notice_id, self.clock.now())
+        if closed:
+            log.warning("settled_batches_closed", notice_id=notice_id, batches=closed)
         if await self.batches.any_open(notice_id):
             # Still waiting for retries; look again after another quiet spell.
             await self.notices.touch(notice_id, self.clock.now())
@@ -235,9 +246,18 @@ class BatchWorker:
                 entry, outcome, self.clock.now(), self.policy, self.jitter()
             )
 
+        # The flusher stops when told, not only when cancelled: on Python 3.11 a cancel that lands
+        # as a database write completes is lost inside pymongo (its asyncio.wait_for, CPython
+        # gh-86296; 4 in 300 cancels in a loop against the stand-in). A flusher that missed it
+        # renewed the lease of a fully sent batch for ever, and `gather` below never returned:
+        # the batch was never given back and its notice never completed.
+        stopping = asyncio.Event()
+
         async def flush_every_interval() -> None:
-            while True:
+            while not stopping.is_set():
                 await asyncio.sleep(self.flush_seconds)
+                if stopping.is_set():
+                    return
                 await self._flush(batch)
 
         flusher = asyncio.create_task(flush_every_interval())
@@ -248,6 +268,7 @@ class BatchWorker:
         try:
             await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            stopping.set()
             for task in (flusher, sending):
                 task.cancel()
             await asyncio.gather(flusher, sending, return_exceptions=True)

@@ -1,0 +1,134 @@
+"""A batch worker gives its batch back once every delivery is sent, whatever its flusher missed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from gridloop_common.clock import ManualClock
+from gridloop_notify.channels import Outbound
+from gridloop_notify.delivery import DELIVERED, Counts, Entry, Outcome, Recipient, RetryPolicy
+from gridloop_notify.delivery import new_entry as make_entry
+from gridloop_notify.ratelimit import ChannelGate
+from gridloop_notify.repository import SENDING
+from gridloop_notify.worker import BatchWorker, Completion, Wakeup
+
+NOTICE = "N-test-worker"
+BATCH = f"{NOTICE}.000000"
+
+
+class LossyFlushBatches:
+    """The batch store, except that the first flush is still in flight when the sends end and
+    then swallows its cancel, as pymongo's asyncio.wait_for does on Python 3.11 (gh-86296)."""
+
+    def __init__(self, entries: list[Entry]) -> None:
+        self.entries = entries
+        self.first_flush_started = asyncio.Event()
+        self.flushes = 0
+        self.released: tuple[list[Entry], datetime | None] | None = None
+
+    async def due(self, lane: int, now: datetime, limit: int) -> list[str]:
+        return [BATCH] if self.released is None else []
+
+    async def claim(
+        self, batch_id: str, token: str, now: datetime, until: datetime
+    ) -> dict[str, Any] | None:
+        return {"_id": batch_id, "notice_id": NOTICE, "channel": "webhook", "entries": self.entries}
+
+    async def flush(
+        self, batch_id: str, token: str, entries: Sequence[Entry], counts: Counts, until: datetime
+    ) -> bool:
+        self.flushes += 1
+        if self.flushes == 1:
+            self.first_flush_started.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                return True  # the cancel is lost, the write went through
+        # A flusher that lived on renews the lease again and again; end it in time for the
+        # test run, as another worker's claim would.
+        return self.flushes < 200
+
+    async def release(
+        self,
+        batch_id: str,
+        token: str,
+        entries: Sequence[Entry],
+        counts: Counts,
+        due_at: datetime | None,
+    ) -> bool:
+        self.released = (list(entries), due_at)
+        return True
+
+
+class Notices:
+    def __init__(self) -> None:
+        self.closed = 0
+
+    async def content(self, notice_id: str) -> dict[str, Any]:
+        return {"kind": "broadcast", "title": "停水通知", "text": "明日停水。", "data": {}}
+
+    async def add_counts(
+        self, notice_id: str, channel: str, delta: Mapping[str, int], now: datetime
+    ) -> None:
+        return None
+
+    async def batch_closed(self, notice_id: str, now: datetime) -> dict[str, Any]:
+        self.closed += 1
+        return {"_id": notice_id, "status": SENDING, "batches_closed": self.closed}
+
+
+class Completions:
+    async def check(self, notice: Mapping[str, Any] | None) -> bool:
+        return False
+
+
+class AfterFirstFlush:
+    """A receiver that answers only once the worker's first flush is under way."""
+
+    name = "webhook"
+
+    def __init__(self, batches: LossyFlushBatches) -> None:
+        self._batches = batches
+
+    async def send(self, message: Outbound) -> Outcome:
+        await self._batches.first_flush_started.wait()
+        return Outcome.delivered("HTTP 200 OK")
+
+
+async def test_a_sent_batch_is_given_back_even_when_its_flusher_misses_the_cancel() -> None:
+    entries = [
+        make_entry(NOTICE, "webhook", seq, Recipient(f"sub-{seq}", f"https://hook/{seq}"))
+        for seq in range(3)
+    ]
+    batches = LossyFlushBatches(entries)
+    notices = Notices()
+    worker = BatchWorker(
+        number=0,
+        batches=cast(Any, batches),
+        notices=cast(Any, notices),
+        completion=cast(Completion, Completions()),
+        channels={"webhook": AfterFirstFlush(batches)},
+        gates={"webhook": ChannelGate(0, 16)},
+        policy=RetryPolicy(max_attempts=3, base_seconds=1, max_seconds=5),
+        clock=ManualClock(),
+        wakeup=Wakeup(),
+        lease=timedelta(seconds=30),
+        flush_seconds=0.01,
+        poll_seconds=0.01,
+    )
+
+    claimed, _ = await worker.claim_next(0)
+    assert claimed is not None
+    async with asyncio.timeout(5):
+        await worker.work(claimed)
+
+    assert batches.released is not None
+    stored, due_at = batches.released
+    assert due_at is None, "every delivery is settled: the batch closes"
+    assert [entry["status"] for entry in stored] == [DELIVERED] * 3
+    assert notices.closed == 1
+    # The flusher stopped with the sends; it did not go on renewing the lease.
+    assert batches.flushes <= 2
