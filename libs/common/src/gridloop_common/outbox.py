@@ -21,6 +21,7 @@ from gridloop_common.clock import Clock
 from gridloop_common.messaging.outgoing import Outgoing
 from gridloop_common.messaging.publisher import PublishFailed
 from gridloop_common.mongo import Collection, Document, IndexSpec
+from gridloop_common.tasks import cancel_and_wait
 
 log = structlog.stdlib.get_logger("gridloop.outbox")
 
@@ -111,9 +112,7 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._queue.join(), timeout)
                 await asyncio.wait_for(self._sent.join(), timeout)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     async def _work(self) -> None:

@@ -32,6 +32,7 @@ from gridloop_common.mongo import (
 )
 from gridloop_common.outbox import OutboxRelay, outbox_indexes
 from gridloop_common.settings import ServiceSettings
+from gridloop_common.tasks import cancel_and_wait
 
 log = structlog.stdlib.get_logger("gridloop.runtime")
 
@@ -146,9 +147,7 @@ class ServiceRuntime:
             await self._consumer.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         if self._consumer is not None:
             await self._consumer.stop()
         if self.relay is not None:

@@ -14,6 +14,7 @@ import structlog
 from gridloop_common.clock import Clock
 from gridloop_common.faults import crash_point
 from gridloop_common.registry import Registry
+from gridloop_common.tasks import cancel_and_wait
 from gridloop_notify.audience import (
     Audience,
     chat_group_recipients,
@@ -62,9 +63,7 @@ class Expander:
             log.error("notice_expansion_failed", reason=type(task.exception()).__name__)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks))
 
     async def expand(self, notice_id: str) -> bool:
         """Store every batch of the notice; False if another worker holds or finished it."""
