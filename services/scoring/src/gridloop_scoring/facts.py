@@ -110,6 +110,8 @@ class Fact:
     accept_by: datetime | None = None
     complete_by: datetime | None = None
     satisfied: bool | None = None
+    # On a completion: False for a cooperating unit's part of a joint action.
+    case_complete: bool | None = None
     report_id: str | None = None
 
     def to_document(self) -> dict[str, Any]:
@@ -137,6 +139,7 @@ class Fact:
             "accept_by": self.accept_by,
             "complete_by": self.complete_by,
             "satisfied": self.satisfied,
+            "case_complete": self.case_complete,
             "report_id": self.report_id,
         }
         document.update({k: v for k, v in optional.items() if v is not None})
@@ -259,5 +262,6 @@ def _case_fact(
         accept_by=event.accept_by if isinstance(event, CaseDispatched) else None,
         complete_by=event.complete_by if isinstance(event, CaseDispatched | CaseExtended) else None,
         satisfied=event.satisfied if isinstance(event, CaseClosed) else None,
+        case_complete=event.case_complete if isinstance(event, CaseCompleted) else None,
         report_id=event.report_id,
     )

@@ -81,7 +81,8 @@ def month_figures(kinds: Iterable[str], orders: Iterable[OrderRecord]) -> Figure
     by_kind = Counter(kinds)
     counts = {metric: sum(by_kind[k] for k in COUNTED_KINDS[metric]) for metric in COUNT_METRICS}
     dispatched = accepted = accepted_on_time = completed_of_accepted = 0
-    completed = completed_on_time = resolved = closed = closed_satisfied = 0
+    completed = completed_on_time = closed = closed_satisfied = 0
+    case_completions = resolved = 0
     accept_seconds: list[float] = []
     complete_seconds: list[float] = []
     for order in orders:
@@ -96,7 +97,9 @@ def month_figures(kinds: Iterable[str], orders: Iterable[OrderRecord]) -> Figure
         if order.completed_at is not None:
             completed += 1
             completed_on_time += order.completed_on_time
-            resolved += order.satisfied is True
+            if order.completes_case:
+                case_completions += 1
+                resolved += order.satisfied is True
             complete_seconds.append(_seconds(order.completed_at, order.dispatched_at))
         if order.satisfied is not None:
             closed += 1
@@ -106,7 +109,7 @@ def month_figures(kinds: Iterable[str], orders: Iterable[OrderRecord]) -> Figure
         "on_time_acceptance_rate": (accepted_on_time, dispatched),
         "completion_rate": (completed_of_accepted, accepted),
         "on_time_completion_rate": (completed_on_time, completed),
-        "resolution_rate": (resolved, completed),
+        "resolution_rate": (resolved, case_completions),
         "satisfaction_rate": (closed_satisfied, closed),
     }
     return Figures(counts, ratios, tuple(sorted(accept_seconds)), tuple(sorted(complete_seconds)))

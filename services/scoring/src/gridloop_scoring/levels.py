@@ -64,7 +64,8 @@ METRICS: dict[str, Metric] = {
             "resolution_rate",
             "rate",
             True,
-            "of the period's completed orders, those whose case closed satisfied ÷ completed",
+            "of the period's orders whose completion completed their case, those on which the "
+            "reporter closed it satisfied ÷ those completions",
         ),
         Metric(
             "satisfaction_rate",

@@ -32,6 +32,9 @@ class OrderRecord:
     complete_by: datetime | None
     accepted_at: datetime | None
     completed_at: datetime | None
+    # Whether its completion completed the case: False for a cooperating unit's part of a joint
+    # action, on which the reporter gives no verdict (the lead's completion carries it).
+    completes_case: bool
     closed_at: datetime | None
     satisfied: bool | None
     handlers: frozenset[str]
@@ -99,6 +102,7 @@ def fold_order(order_id: str, facts: Iterable[Mapping[str, Any]]) -> OrderRecord
     )
     dispatched_at = accept_by = complete_by = accepted_at = completed_at = None
     closed: tuple[datetime, bool] | None = None
+    completes_case = False
     handlers: set[str] = set()
     verdicts: set[tuple[str, str]] = set()
     # Dispatch first, then by event id: where facts disagree on a field, the same one wins
@@ -119,6 +123,7 @@ def fold_order(order_id: str, facts: Iterable[Mapping[str, Any]]) -> OrderRecord
             accepted_at = _earliest(accepted_at, fact["occurred_at"])
         elif kind == "completed":
             completed_at = _earliest(completed_at, fact["occurred_at"])
+            completes_case = completes_case or fact.get("case_complete", True) is not False
         elif kind == "closed":
             # The latest closing decides; at the same instant a satisfied one wins (max).
             candidate = (fact["occurred_at"], bool(fact.get("satisfied")))
@@ -134,6 +139,7 @@ def fold_order(order_id: str, facts: Iterable[Mapping[str, Any]]) -> OrderRecord
         complete_by=complete_by,
         accepted_at=accepted_at,
         completed_at=completed_at,
+        completes_case=completes_case,
         closed_at=closed[0] if closed else None,
         satisfied=closed[1] if closed else None,
         handlers=frozenset(handlers),
