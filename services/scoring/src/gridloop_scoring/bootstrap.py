@@ -65,6 +65,7 @@ def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> Scoring
     )
     closer = PeriodCloser(
         periods,
+        dirty,
         facts,
         figures,
         runtime.clock,

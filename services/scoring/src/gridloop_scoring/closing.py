@@ -25,7 +25,7 @@ from gridloop_scoring.commendations import excellent_cases, top_performers
 from gridloop_scoring.levels import LEVELS
 from gridloop_scoring.orders import fold_orders
 from gridloop_scoring.periods_store import PeriodStore
-from gridloop_scoring.repository import FactStore, FigureStore
+from gridloop_scoring.repository import DirtyQueue, FactStore, FigureStore
 
 log = structlog.stdlib.get_logger("gridloop.scoring.closing")
 
@@ -33,6 +33,7 @@ log = structlog.stdlib.get_logger("gridloop.scoring.closing")
 @dataclass
 class PeriodCloser:
     periods: PeriodStore
+    dirty: DirtyQueue
     facts: FactStore
     figures: FigureStore
     clock: Clock
@@ -50,6 +51,8 @@ class PeriodCloser:
         closed = []
         for document in await self.periods.due(self.clock.now()):
             period = Period(document["granularity"], document["_id"])
+            if await self.dirty.pending_within(period):
+                continue  # its figures are being recomputed: commend on the final ones
             if await self.close(period, document["ends_at"]):
                 closed.append(period.key)
         return closed

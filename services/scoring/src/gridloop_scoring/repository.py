@@ -19,7 +19,7 @@ from typing import Any
 from pymongo import UpdateOne
 
 from gridloop_common.mongo import Collection, Document, DuplicateKeyError, IndexSpec
-from gridloop_common.periods import Granularity, Period
+from gridloop_common.periods import Granularity, Period, months_of
 from gridloop_scoring.facts import Fact
 from gridloop_scoring.figures import Figures, figures_document, samples_document
 from gridloop_scoring.levels import split_entity_key
@@ -138,6 +138,11 @@ class DirtyQueue:
 
     async def pending(self) -> int:
         return await self.dirty.count_documents({})
+
+    async def pending_within(self, period: Period) -> int:
+        """Marks still to recompute for the period or any month of it."""
+        keys = sorted({period.key, *months_of(period)})
+        return await self.dirty.count_documents({"period": {"$in": keys}})
 
 
 class FigureStore:
