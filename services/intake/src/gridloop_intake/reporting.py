@@ -99,8 +99,8 @@ class ReportDesk:
             message = _linked(submission, report_id, reporter_id, linked_to, reason)
             document.update(status="linked", linked_to=linked_to, link_reason=reason)
             # A supporting report shows its original's case from the start; later case events
-            # reach it through the original (see ReportRepository.record_case_status).
-            document.update(await self.reports.case_state_of(linked_to))
+            # reach it through the original's supporters (see record_case_status).
+            document.update(await self.reports.add_supporter(linked_to, report_id))
         outgoing = envelope(
             message,
             source=SOURCE,

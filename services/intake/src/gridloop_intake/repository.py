@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any, get_args
+
+from pymongo.errors import BulkWriteError, WriteError
 
 from gridloop_common.contracts import GeoPoint
 from gridloop_common.contracts.reports import Channel
 from gridloop_common.messaging import Outgoing
-from gridloop_common.mongo import Collection, DuplicateKeyError, IndexSpec
+from gridloop_common.mongo import Collection, Document, IndexSpec
 from gridloop_common.outbox import outbox_fields
 from gridloop_intake.channels.open311 import RequestQuery
 from gridloop_intake.duplicates import OpenReport
@@ -35,10 +38,9 @@ INDEXES = [
     # Open311 GET requests.json: a date range, newest first, over every channel ($in on the
     # prefix, so one index serves per-channel and all-channel listings).
     IndexSpec(REPORTS, [("channel", 1), ("reported_at", -1)]),
-    # Supporting reports of an original, to mirror its case. Sparse: only linked reports have
-    # the field, so the others cost no index write (a partial index would do the same on
-    # MongoDB, but the stand-in scans the collection instead of using one).
-    IndexSpec(REPORTS, [("linked_to", 1)], options={"sparse": True}),
+    # None on `linked_to`: supporting reports are found through their original's `supporters`.
+    # An index, even a sparse one, cost the stand-in a write on every report's insert and outbox
+    # clearing (0.15 ms of database CPU per report) to serve the few linked ones.
 ]
 # What an Open311 service request shows of a report.
 OPEN311_FIELDS = dict.fromkeys(
@@ -75,21 +77,80 @@ HIDDEN = {
     "status_rank": 0,
     "case_rank": 0,
     "request_fingerprint": 0,
+    "supporters": 0,
 }
+
+
+# Mongo's code for a unique-key violation (E11000).
+DUPLICATE_KEY = 11000
+
+
+class BatchedInserts:
+    """Inserts new documents in as few commands as possible, each caller still awaiting its own.
+
+    What arrives while one insert_many is in flight goes out together in the next, so a lone
+    request is stored at once and a burst shares commands: one command of eight reports cost the
+    stand-in 0.21 ms and this process 0.05 ms per report, against 0.49 and 0.26 ms one by one.
+    """
+
+    MAX_BATCH = 64
+
+    def __init__(self, collection: Collection) -> None:
+        self._collection = collection
+        self._waiting: list[tuple[Document, asyncio.Future[bool]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def insert(self, document: Document) -> bool:
+        """True once stored; False if its id exists already; the database's error otherwise."""
+        stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((document, stored))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await stored
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[: self.MAX_BATCH]
+                del self._waiting[: self.MAX_BATCH]
+                await self._insert(batch)
+        finally:
+            self._flushing = None
+
+    async def _insert(self, batch: list[tuple[Document, asyncio.Future[bool]]]) -> None:
+        outcomes: dict[int, bool | BaseException] = {}
+        try:
+            # Unordered: one document's collision must not keep the others out.
+            await self._collection.insert_many([document for document, _ in batch], ordered=False)
+        except BulkWriteError as error:
+            for failed in error.details.get("writeErrors", []):
+                code = failed.get("code")
+                outcomes[failed["index"]] = (
+                    False
+                    if code == DUPLICATE_KEY
+                    else WriteError(failed.get("errmsg", "write failed"), code, failed)
+                )
+        except Exception as error:  # the command as a whole failed: so did every insert in it
+            outcomes = dict.fromkeys(range(len(batch)), error)
+        for index, (_, stored) in enumerate(batch):
+            if stored.done():  # the request went away; its document is stored all the same
+                continue
+            outcome = outcomes.get(index, True)
+            if isinstance(outcome, BaseException):
+                stored.set_exception(outcome)
+            else:
+                stored.set_result(outcome)
 
 
 class ReportRepository:
     def __init__(self, reports: Collection, contacts: Collection) -> None:
         self.reports = reports
         self.contacts = contacts
+        self._inserts = BatchedInserts(reports)
 
     async def add(self, document: dict[str, Any], events: list[Outgoing], now: datetime) -> bool:
         """Store a new report with its events; False if its id exists (a retried request)."""
-        try:
-            await self.reports.insert_one({**document, **outbox_fields(events, now)})
-        except DuplicateKeyError:
-            return False
-        return True
+        return await self._inserts.insert({**document, **outbox_fields(events, now)})
 
     async def remember_contact(self, reporter_id: str, contact: Contact, now: datetime) -> None:
         fields = {k: v for k, v in vars(contact).items() if v}
@@ -128,10 +189,18 @@ class ReportRepository:
         cursor = self.reports.find(query, projection or HIDDEN).sort("reported_at", -1).limit(limit)
         return [document async for document in cursor]
 
-    async def case_state_of(self, report_id: str) -> dict[str, Any]:
-        """The case fields of a report, as a supporting report linked to it shows them."""
+    async def add_supporter(self, original_id: str, report_id: str) -> dict[str, Any]:
+        """List a supporting report on its original, then return the case fields it starts with
+        (in this order, so a case event in between is in the fields read).
+
+        Two commands rather than one find_one_and_update: the stand-in answers findAndModify by
+        scanning the whole collection (70 ms at 20,000 reports), an update by id it does not.
+        """
+        await self.reports.update_one(
+            {"_id": original_id}, {"$addToSet": {"supporters": report_id}}
+        )
         found = await self.reports.find_one(
-            {"_id": report_id}, {"status": 1, "status_rank": 1, **dict.fromkeys(CASE_FIELDS, 1)}
+            {"_id": original_id}, {"status": 1, "status_rank": 1, **dict.fromkeys(CASE_FIELDS, 1)}
         )
         if found is None:
             return {}
@@ -196,14 +265,16 @@ class ReportRepository:
             },
         )
         # Supporting reports follow their original's case: the same forward-only rule, applied
-        # to their mirror fields (their own status stays "linked"). Found by the index alone,
-        # then updated by id: guards beside `linked_to` would make the stand-in scan.
-        linked = [d["_id"] async for d in self.reports.find({"linked_to": report_id}, {"_id": 1})]
-        if not linked:
+        # to their mirror fields (their own status stays "linked"). Read apart from the update
+        # (see add_supporter), and also when the original had applied the event already: a
+        # redelivery after a crash between the two writes still reaches the supporters.
+        original = await self.reports.find_one({"_id": report_id}, {"supporters": 1})
+        supporters = (original or {}).get("supporters") or []
+        if not supporters:
             return
         await self.reports.update_many(
             {
-                "_id": {"$in": linked},
+                "_id": {"$in": supporters},
                 "applied_events": {"$ne": event_id},
                 **_forward("case_rank", status),
             },
@@ -215,8 +286,12 @@ class ReportRepository:
 
 
 def _forward(rank_field: str, status: str) -> dict[str, Any]:
-    """The guard that lets a status replace only an earlier one (or reopen a finished case)."""
+    """The guard that lets a status replace only an earlier one (or reopen a finished case).
+
+    "Not at or beyond this rank" also matches a document without the field, as `$or` of `$lt`
+    and `$exists: false` would; but a top-level `$or` made the stand-in scan the collection on
+    every case event (130 ms at 20,000 reports) where this is answered through the id.
+    """
     if status == "reopened":
         return {rank_field: {"$gte": STATUS_RANK["completed"]}}
-    rank = STATUS_RANK[status]
-    return {"$or": [{rank_field: {"$lt": rank}}, {rank_field: {"$exists": False}}]}
+    return {rank_field: {"$not": {"$gte": STATUS_RANK[status]}}}
