@@ -204,18 +204,7 @@ class OutboxRelay:
             async for document in cursor:
                 if (collection.name, document["_id"]) in self._in_hand:
                     continue
-                claimed = await collection.find_one_and_update(
-                    {
-                        "_id": document["_id"],
-                        PENDING: True,
-                        "$or": [
-                            {"outbox_lease": {"$exists": False}},
-                            {"outbox_lease": {"$lt": now}},
-                        ],
-                    },
-                    {"$set": {"outbox_lease": now + self._lease}},
-                    projection={"outbox": 1},
-                )
+                claimed = await self._claim(collection, document["_id"], now)
                 if claimed is None:
                     continue
                 try:
@@ -225,6 +214,23 @@ class OutboxRelay:
                         "outbox_publish_refused", collection=collection.name, reason=str(error)
                     )
         return relayed
+
+    async def _claim(
+        self, collection: Collection, document_id: Any, now: datetime
+    ) -> Document | None:
+        """Lease one document for this sweep; its outbox, or None if another replica holds it.
+
+        An update by id and then a read, not find_one_and_update with an `$or` on the lease: the
+        stand-in answers both of those by scanning the whole collection. "Not leased until now or
+        later" also matches a document that was never leased.
+        """
+        leased = await collection.update_one(
+            {"_id": document_id, PENDING: True, "outbox_lease": {"$not": {"$gte": now}}},
+            {"$set": {"outbox_lease": now + self._lease}},
+        )
+        if leased.modified_count != 1:
+            return None
+        return await collection.find_one({"_id": document_id}, {"outbox": 1})
 
     async def relay(self, collection: Collection, selector: Document) -> int:
         document = await collection.find_one({**selector, PENDING: True}, {"outbox": 1})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aio_pika
 import pytest
@@ -108,5 +108,33 @@ async def test_an_event_stored_after_the_notified_one_stays_until_it_is_publishe
         expected = {o.message_id for o in [*first, *later]}
         assert await published_ids(events, expected) >= expected
         await eventually(lambda: settled(documents, 5), what="both events of each removed")
+    finally:
+        await relay.stop()
+
+
+async def test_the_sweep_takes_unleased_and_expired_documents_and_leaves_leased_ones(
+    isolated: Isolated, mongo_client: Client, channel: AbstractChannel, events: AbstractQueue
+) -> None:
+    documents = mongo_client[isolated.database("outbox")][f"docs_{uuid.uuid4().hex[:6]}"]
+    relay = OutboxRelay([documents], SystemClock(), sweep_interval_seconds=60, grace_seconds=0)
+    now = datetime.now(UTC)
+    leases = {
+        "never": None,
+        "expired": now - timedelta(minutes=1),
+        "held": now + timedelta(hours=1),
+    }
+    outgoings = {name: event(f"sweep-{name}") for name in leases}
+    for name, lease in leases.items():
+        document = {"_id": name, **outbox_fields([outgoings[name]], now - timedelta(seconds=5))}
+        if lease is not None:
+            document["outbox_lease"] = lease  # another replica's claim
+        await documents.insert_one(document)
+    await relay.start(Publisher(channel, app_id="test"))
+    try:
+        assert await relay.sweep() == 2
+        expected = {outgoings["never"].message_id, outgoings["expired"].message_id}
+        assert await published_ids(events, expected) == expected
+        held = await documents.find_one({"_id": "held"})
+        assert held is not None and held[PENDING] is True and len(held["outbox"]) == 1
     finally:
         await relay.stop()
