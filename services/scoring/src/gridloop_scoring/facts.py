@@ -35,7 +35,7 @@ from gridloop_common.contracts import (
 from gridloop_common.contracts.reports import UNLOCATED
 from gridloop_common.contracts.sla import ClockName, SlaEvent
 from gridloop_common.periods import period_keys
-from gridloop_scoring.levels import entity_key, handler_id
+from gridloop_scoring.levels import Level, entity_key, handler_id
 
 FactKind = Literal[
     "reported",
@@ -156,34 +156,40 @@ def fact_from_event(
     return _case_fact(event, event_id, received_at, area_of)
 
 
-def _areas(
-    grid_id: str | None, village_id: str | None, township_id: str | None, area_of: AreaOf
-) -> tuple[str | None, str | None, str | None]:
-    """The event's own area fields, completed from the registry (SLA events name no village)."""
-    if grid_id is None or grid_id == UNLOCATED:
-        return None, village_id, township_id
-    registry_village, registry_township = area_of(grid_id)
-    return grid_id, village_id or registry_village, township_id or registry_township
+@dataclass(frozen=True)
+class Place:
+    """Where a fact happened, as far as known: its grid, village and township."""
 
+    grid_id: str | None
+    village_id: str | None
+    township_id: str | None
 
-def _area_entities(grid: str | None, village: str | None, township: str | None) -> list[str]:
-    keys = []
-    if grid:
-        keys.append(entity_key("grid", grid))
-    if village:
-        keys.append(entity_key("village", village))
-    if township:
-        keys.append(entity_key("township", township))
-    return keys
+    @classmethod
+    def of(
+        cls, grid_id: str | None, village_id: str | None, township_id: str | None, area_of: AreaOf
+    ) -> Place:
+        """The event's own fields, completed from the registry (SLA events name no village)."""
+        if grid_id is None or grid_id == UNLOCATED:
+            return cls(None, village_id, township_id)
+        registry_village, registry_township = area_of(grid_id)
+        return cls(grid_id, village_id or registry_village, township_id or registry_township)
+
+    def entities(self) -> list[str]:
+        levels: tuple[tuple[Level, str | None], ...] = (
+            ("grid", self.grid_id),
+            ("village", self.village_id),
+            ("township", self.township_id),
+        )
+        return [entity_key(level, value) for level, value in levels if value]
 
 
 def _report_fact(
     event: ReportReceived, event_id: str, received_at: datetime, area_of: AreaOf
 ) -> Fact:
-    grid, village, township = _areas(event.grid_id, event.village_id, event.township_id, area_of)
+    place = Place.of(event.grid_id, event.village_id, event.township_id, area_of)
     # Only patrol reports are a grid worker's own work; a chat group's report is a resident's.
     worker = event.worker_id if event.channel == "patrol" else None
-    entities = _area_entities(grid, village, township)
+    entities = place.entities()
     if worker:
         entities.append(entity_key("grid_worker", worker))
     return Fact(
@@ -192,9 +198,7 @@ def _report_fact(
         case_id=None,
         order_id=None,
         department=None,
-        grid_id=grid,
-        village_id=village,
-        township_id=township,
+        **vars(place),
         category_code=event.category_code,
         occurred_at=event.reported_at,
         received_at=received_at,
@@ -206,23 +210,18 @@ def _report_fact(
 
 def _sla_fact(event: SlaEvent, event_id: str, received_at: datetime, area_of: AreaOf) -> Fact:
     kind, when = SLA_FACTS[type(event)]
-    grid, village, township = _areas(event.grid_id, None, event.township_id, area_of)
+    place = Place.of(event.grid_id, None, event.township_id, area_of)
     return Fact(
         event_id=event_id,
         kind=kind,
         case_id=event.case_id,
         order_id=event.order_id,
         department=event.department,
-        grid_id=grid,
-        village_id=village,
-        township_id=township,
+        **vars(place),
         category_code=event.category_code,
         occurred_at=getattr(event, when),
         received_at=received_at,
-        entities=(
-            entity_key("department", event.department),
-            *_area_entities(grid, village, township),
-        ),
+        entities=(entity_key("department", event.department), *place.entities()),
         clock=event.clock,
     )
 
@@ -231,8 +230,8 @@ def _case_fact(
     event: CaseEvent | CaseAreaEvent, event_id: str, received_at: datetime, area_of: AreaOf
 ) -> Fact:
     kind, when = CASE_FACTS[type(event)]
-    grid, village, township = _areas(event.grid_id, event.village_id, event.township_id, area_of)
-    entities = _area_entities(grid, village, township)
+    place = Place.of(event.grid_id, event.village_id, event.township_id, area_of)
+    entities = place.entities()
     department = order_id = handler = worker = None
     if isinstance(event, CaseEvent):
         department, order_id = event.department, event.order_id
@@ -250,9 +249,7 @@ def _case_fact(
         case_id=event.case_id,
         order_id=order_id,
         department=department,
-        grid_id=grid,
-        village_id=village,
-        township_id=township,
+        **vars(place),
         category_code=event.category_code,
         occurred_at=getattr(event, when),
         received_at=received_at,

@@ -20,23 +20,7 @@ from typing import Any
 import pytest
 
 from gridloop_common.contracts import (
-    CaseAccepted,
-    CaseClosed,
-    CaseCompleted,
-    CaseDispatched,
-    CaseEscalated,
-    CaseExtended,
-    CaseFlagged,
-    CaseRejected,
-    CaseReopened,
-    CaseReplyRefused,
-    CaseResolvedLocally,
     Message,
-    ReportReceived,
-    SlaBreached,
-    SlaMet,
-    SlaSettledLate,
-    SlaWarning,
 )
 from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Client
@@ -46,6 +30,7 @@ from gridloop_common.testing.fixtures import Isolated
 from gridloop_scoring.__main__ import run_rebuild
 from gridloop_scoring.facts import Fact
 from gridloop_scoring.levels import LEVEL_METRICS, Level
+from gridloop_scoring.subscriptions import SCORED
 
 from .conftest import Scoring, running_scoring, scoring_settings
 from .lifecycles import SEED, OrderStory, World, generate
@@ -53,24 +38,8 @@ from .lifecycles import SEED, OrderStory, World, generate
 pytestmark = pytest.mark.integration
 
 LIFE_CYCLES = 300
-TYPES: tuple[type[Message], ...] = (
-    ReportReceived,
-    CaseDispatched,
-    CaseAccepted,
-    CaseRejected,
-    CaseCompleted,
-    CaseClosed,
-    CaseExtended,
-    CaseReopened,
-    CaseFlagged,
-    CaseReplyRefused,
-    CaseEscalated,
-    CaseResolvedLocally,
-    SlaBreached,
-    SlaMet,
-    SlaWarning,
-    SlaSettledLate,
-)
+# Every type scoring consumes: the deliveries to wait for.
+TYPES: tuple[type[Message], ...] = SCORED
 COUNTS = ("reported", "dispatched", "handled", "reopens", "breaches")
 MEDIANS = ("median_accept_seconds", "median_complete_seconds")
 # Ranked smallest first: fewer is better.
