@@ -53,7 +53,7 @@ async def run_rebuild(settings: ScoringSettings, *, check: bool) -> int:
     client = create_client(settings.mongodb_url)
     try:
         database = client[settings.database_name]
-        facts = repository.FactStore(database[repository.FACTS])
+        facts = repository.FactStore(database[repository.FACTS], database[repository.UNMARKED])
         figures = repository.FigureStore(database[repository.FIGURES], database[repository.SAMPLES])
         report = await rebuild(facts, figures, SystemClock(), check=check)
     finally:

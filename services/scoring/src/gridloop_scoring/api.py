@@ -190,5 +190,5 @@ async def closed_period(period: str, deps: Deps) -> Any:
 
 @router.get("/status", summary="How many (entity, period) figures are waiting to be recomputed")
 async def status(deps: Deps) -> JSONResponse:
-    pending = await deps.dirty.pending()
+    pending = await deps.recomputer.backlog()
     return JSONResponse({"pending_recomputes": pending, "current": pending == 0})

@@ -52,7 +52,9 @@ def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> Scoring
         indexes=repository.INDEXES,
         outbox_collections=[repository.PERIODS],
     )
-    facts = repository.FactStore(runtime.collection(repository.FACTS))
+    facts = repository.FactStore(
+        runtime.collection(repository.FACTS), runtime.collection(repository.UNMARKED)
+    )
     dirty = repository.DirtyQueue(runtime.collection(repository.DIRTY))
     figures = repository.FigureStore(
         runtime.collection(repository.FIGURES), runtime.collection(repository.SAMPLES)
@@ -61,7 +63,13 @@ def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> Scoring
         runtime.collection(repository.PERIODS), timedelta(seconds=settings.close_grace_seconds)
     )
     recomputer = Recomputer(
-        facts, dirty, figures, periods, runtime.clock, settings.recompute_interval_seconds
+        facts,
+        dirty,
+        figures,
+        periods,
+        runtime.clock,
+        interval_seconds=settings.recompute_interval_seconds,
+        delay=timedelta(seconds=settings.recompute_delay_seconds),
     )
     closer = PeriodCloser(
         periods,
@@ -74,8 +82,6 @@ def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> Scoring
         top_performers=settings.top_performers,
         interval_seconds=settings.close_check_interval_seconds,
     )
-    runtime.subscriptions = subscriptions(
-        FactHandlers(facts, dirty, runtime.clock, registry_areas())
-    )
+    runtime.subscriptions = subscriptions(FactHandlers(facts, runtime.clock, registry_areas()))
     runtime.background = [recomputer.run, closer.run]
     return ScoringDeps(settings, runtime, facts, dirty, figures, periods, recomputer, closer)

@@ -48,7 +48,9 @@ class PeriodCloser:
             await asyncio.sleep(self.interval_seconds)
 
     async def close_due(self) -> list[str]:
-        closed = []
+        closed: list[str] = []
+        if await self.facts.unmarked_count():
+            return closed  # new facts not yet marked: any period may still change
         for document in await self.periods.due(self.clock.now()):
             period = Period(document["granularity"], document["_id"])
             if await self.dirty.pending_within(period):

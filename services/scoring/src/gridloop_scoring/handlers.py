@@ -1,5 +1,5 @@
 """How scoring reacts to reports, case and SLA events: each becomes one stored fact, at most once,
-and marks the figures it changes for recomputation."""
+and a note that its figures are to be marked for recomputation (see recompute.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import structlog
 from gridloop_common.clock import Clock
 from gridloop_common.messaging import Delivery
 from gridloop_scoring.facts import AreaOf, ScoredEvent, fact_from_event
-from gridloop_scoring.recompute import marks_for
-from gridloop_scoring.repository import DirtyQueue, FactStore
+from gridloop_scoring.repository import FactStore
 
 log = structlog.stdlib.get_logger("gridloop.scoring")
 
@@ -19,16 +18,15 @@ log = structlog.stdlib.get_logger("gridloop.scoring")
 @dataclass(frozen=True)
 class FactHandlers:
     facts: FactStore
-    dirty: DirtyQueue
     clock: Clock
     area_of: AreaOf
 
     async def record(self, event: ScoredEvent, delivery: Delivery) -> None:
         fact = fact_from_event(event, delivery.event_id, self.clock.now(), self.area_of)
         stored = await self.facts.add(fact)
-        # Marked even for a repeat: the first delivery may have stored the fact and then died
-        # before marking. A needless mark costs one recompute, never a wrong figure.
-        await self.dirty.mark(await marks_for(fact, self.facts))
+        # Noted even for a repeat: the first delivery may have stored the fact and then died
+        # before noting it. A needless note costs one recompute, never a wrong figure.
+        await self.facts.note_unmarked(fact)
         if stored:
             log.info("fact_recorded", kind=fact.kind, department=fact.department)
         else:

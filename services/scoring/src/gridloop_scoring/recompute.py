@@ -4,29 +4,32 @@ this loop recomputes each marked pair from the facts.
 Figures are never incremented. A recompute reads the facts of one entity and month and writes the
 result whole, so a fact stored twice, a crash between storing a fact and recomputing, or two
 replicas recomputing at once cannot make a figure drift: the next recompute of the pair gives the
-same answer a full rebuild gives. A mark carries a version; a recompute that overlapped a new fact
-finds the version moved and leaves the mark for another pass.
+same answer a full rebuild gives.
+
+Three steps, each safe to repeat:
+1. A delivery stores its fact, then an `unmarked` note of it (even when the fact was stored
+   before: that delivery may have died between the two).
+2. This loop takes many notes at once, reads their orders' facts in one query, writes the marks
+   (deduplicated, due after a short delay so a burst gathers) and deletes the notes.
+3. It claims due marks with a lease and recomputes them. A mark carries a version; a recompute
+   that overlapped a new mark finds the version moved and leaves the mark for another pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
 
 from gridloop_common.clock import Clock
-from gridloop_common.periods import Period, month_key, months_of, parent_periods
-from gridloop_scoring.facts import Fact
-from gridloop_scoring.figures import (
-    Figures,
-    figures_from_documents,
-    merge,
-    month_figures,
-)
+from gridloop_common.periods import Period, months_of, parent_periods
+from gridloop_scoring.figures import Figures, figures_from_documents, merge, month_figures
 from gridloop_scoring.levels import split_entity_key
-from gridloop_scoring.orders import fold_order, fold_orders
+from gridloop_scoring.orders import fold_orders
 from gridloop_scoring.periods_store import PeriodStore
 from gridloop_scoring.repository import DirtyQueue, FactStore, FigureStore, figure_id
 
@@ -42,19 +45,27 @@ ORDER_KINDS = frozenset(
 )
 
 
-async def marks_for(fact: Fact, facts: FactStore) -> set[tuple[str, Period]]:
-    """The (entity, month) pairs a new fact changes: where it happened (counts) and, for an order's
-    fact, the month the order was dispatched in (rates, medians) for everyone answering for it."""
+def marks_from(
+    notes: Iterable[Mapping[str, Any]], order_facts: Iterable[Mapping[str, Any]]
+) -> set[tuple[str, Period]]:
+    """The (entity, month) pairs new facts change: where each happened (counts) and, for an
+    order's fact, the month the order was dispatched in (rates, medians) for everyone answering
+    for that order. `order_facts` are all stored facts of the notes' orders."""
     marks: set[tuple[str, Period]] = set()
-    if fact.kind in FLOW_KINDS:
-        month = Period("month", month_key(fact.occurred_at))
-        marks |= {(entity, month) for entity in fact.entities}
-    if fact.order_id and fact.kind in ORDER_KINDS:
-        record = fold_order(fact.order_id, await facts.of_order(fact.order_id))
-        if record.dispatch_month is not None:
+    orders = fold_orders(order_facts)
+    for note in notes:
+        if note["kind"] in FLOW_KINDS:
+            month = Period("month", note["month"])
+            marks |= {(entity, month) for entity in note["entities"]}
+        record = orders.get(note.get("order_id") or "")
+        if note["kind"] in ORDER_KINDS and record and record.dispatch_month is not None:
             month = Period("month", record.dispatch_month)
             marks |= {(entity, month) for entity in record.entities()}
     return marks
+
+
+def order_ids_of(notes: Iterable[Mapping[str, Any]]) -> set[str]:
+    return {n["order_id"] for n in notes if n.get("order_id") and n["kind"] in ORDER_KINDS}
 
 
 @dataclass
@@ -65,7 +76,10 @@ class Recomputer:
     periods: PeriodStore
     clock: Clock
     interval_seconds: float = 0.5
+    # How long a mark waits before it is recomputed: a burst of facts is recomputed once.
+    delay: timedelta = timedelta(seconds=1)
     batch: int = 200
+    notes_per_pass: int = 2_000
     lease: timedelta = timedelta(seconds=120)
 
     async def run(self) -> None:
@@ -74,7 +88,23 @@ class Recomputer:
                 await asyncio.sleep(self.interval_seconds)
 
     async def run_once(self) -> int:
-        """Recompute what is due now; how many marks were settled."""
+        """Turn notes into marks, then recompute what is due; how much was done."""
+        return await self.absorb_notes() + await self.recompute_due()
+
+    async def backlog(self) -> int:
+        """Notes and marks still to work through: 0 when every figure is current."""
+        return await self.facts.unmarked_count() + await self.dirty.pending()
+
+    async def absorb_notes(self) -> int:
+        notes = await self.facts.take_unmarked(self.notes_per_pass)
+        if not notes:
+            return 0
+        order_facts = await self.facts.of_orders(order_ids_of(notes))
+        await self.dirty.mark(marks_from(notes, order_facts), self.clock.now() + self.delay)
+        await self.facts.forget_unmarked([n["_id"] for n in notes])
+        return len(notes)
+
+    async def recompute_due(self) -> int:
         done = 0
         for mark in await self.dirty.due(self.clock.now(), self.batch):
             if not await self.dirty.claim(mark, self.clock.now(), self.lease):
@@ -96,7 +126,8 @@ class Recomputer:
             figures = await self._merged(entity, period)
         await self.figures.put(entity, period, figures, self.clock.now())
         if period.granularity == "month":
-            await self.dirty.mark((entity, parent) for parent in parent_periods(period.key))
+            parents = ((entity, parent) for parent in parent_periods(period.key))
+            await self.dirty.mark(parents, self.clock.now() + self.delay)
         await self.periods.seen(period)
 
     async def _month(self, entity: str, month: str) -> Figures:

@@ -1,6 +1,8 @@
 """scoring's database: facts (one per consumed event), the recompute queue, figures, periods.
 
 - `facts`: `_id` = CloudEvent id; a redelivery hits the unique `_id`.
+- `unmarked`: one small document per stored fact whose marks are not written yet (see
+  recompute.py); the recompute loop turns many of them into marks at once, then deletes them.
 - `dirty`: one document per (entity, period) whose figures must be recomputed; `version` counts
   the marks, so a recompute that raced a new fact leaves the mark behind (see recompute.py).
 - `figures`: one document per (entity, period) — counts, (numerator, denominator) pairs, medians.
@@ -18,13 +20,15 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from gridloop_common.mongo import Collection, Document, DuplicateKeyError, IndexSpec
-from gridloop_common.periods import Granularity, Period, months_of
+from gridloop_common.batched_inserts import BatchedInserts
+from gridloop_common.mongo import Collection, Document, IndexSpec
+from gridloop_common.periods import Granularity, Period, month_key, months_of
 from gridloop_scoring.facts import Fact
 from gridloop_scoring.figures import Figures, figures_document, samples_document
 from gridloop_scoring.levels import split_entity_key
 
 FACTS = "facts"
+UNMARKED = "unmarked"
 DIRTY = "dirty"
 FIGURES = "figures"
 SAMPLES = "samples"
@@ -53,19 +57,37 @@ def figure_id(entity: str, period: str) -> str:
 
 
 class FactStore:
-    def __init__(self, facts: Collection) -> None:
+    def __init__(self, facts: Collection, unmarked: Collection) -> None:
         self.facts = facts
+        self.unmarked = unmarked
+        # Concurrent deliveries share insert commands (prefetch runs many handlers at once).
+        self._fact_inserts = BatchedInserts(facts)
+        self._unmarked_inserts = BatchedInserts(unmarked)
 
     async def add(self, fact: Fact) -> bool:
         """Store the fact once; False when this event id was stored before (a redelivery)."""
-        try:
-            await self.facts.insert_one(fact.to_document())
-        except DuplicateKeyError:
-            return False
-        return True
+        return await self._fact_inserts.insert(fact.to_document())
 
-    async def of_order(self, order_id: str) -> list[Document]:
-        return [doc async for doc in self.facts.find({"order_id": order_id})]
+    async def note_unmarked(self, fact: Fact) -> None:
+        """Leave word that the fact's marks are still to be written (idempotent by event id)."""
+        await self._unmarked_inserts.insert(
+            {
+                "_id": fact.event_id,
+                "kind": fact.kind,
+                "month": month_key(fact.occurred_at),
+                "entities": list(fact.entities),
+                "order_id": fact.order_id,
+            }
+        )
+
+    async def take_unmarked(self, limit: int) -> list[Document]:
+        return [doc async for doc in self.unmarked.find({}).limit(limit)]
+
+    async def forget_unmarked(self, ids: Sequence[str]) -> None:
+        await self.unmarked.delete_many({"_id": {"$in": list(ids)}})
+
+    async def unmarked_count(self) -> int:
+        return await self.unmarked.count_documents({})
 
     async def of_orders(self, order_ids: Iterable[str]) -> list[Document]:
         ids = sorted(set(order_ids))
@@ -95,7 +117,9 @@ class DirtyQueue:
     def __init__(self, dirty: Collection) -> None:
         self.dirty = dirty
 
-    async def mark(self, marks: Iterable[tuple[str, Period]]) -> None:
+    async def mark(self, marks: Iterable[tuple[str, Period]], due: datetime) -> None:
+        """Mark pairs for recomputation, not before `due`: the marks of a burst of facts gather
+        on one document each and are recomputed once. Marking again keeps the first due time."""
         operations = [
             UpdateOne(
                 {"_id": figure_id(entity, period.key)},
@@ -106,7 +130,7 @@ class DirtyQueue:
                         "period": period.key,
                         "granularity": period.granularity,
                         "rank": _RANK[period.granularity],
-                        "lease_until": NEVER,
+                        "lease_until": due,
                     },
                 },
                 upsert=True,

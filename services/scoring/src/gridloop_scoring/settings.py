@@ -41,6 +41,9 @@ class ScoringSettings(ServiceSettings):
     close_grace_seconds: float = Field(default=86_400.0, ge=0)
     close_check_interval_seconds: float = Field(default=60.0, gt=0)
     recompute_interval_seconds: float = Field(default=0.5, gt=0)
+    # A marked figure waits this long before it is recomputed, so a burst of facts about one
+    # entity and month is recomputed once rather than once per fact.
+    recompute_delay_seconds: float = Field(default=1.0, ge=0)
     excellent_cases: int = Field(default=10, ge=0, le=1000)
     top_performers: int = Field(default=3, ge=0, le=1000)
 

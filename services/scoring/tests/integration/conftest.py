@@ -45,7 +45,7 @@ class Scoring:
         async def done() -> bool:
             if sum(self.handled(t) for t in types) < deliveries:
                 return False
-            return await self.deps.dirty.pending() == 0
+            return await self.deps.recomputer.backlog() == 0
 
         await eventually(
             done, timeout=timeout, what=f"{deliveries} deliveries handled and figures current"
@@ -67,6 +67,7 @@ def scoring_settings(isolated: Isolated, **overrides: Any) -> ScoringSettings:
         "mongodb_url": isolated.mongodb_url,
         "mongodb_database": isolated.database("scoring"),
         "recompute_interval_seconds": 0.05,
+        "recompute_delay_seconds": 0.05,
         "outbox_grace_seconds": 0.5,
         "outbox_sweep_interval_seconds": 0.2,
         **overrides,

@@ -57,7 +57,10 @@ async def test_a_closed_month_announces_its_excellent_cases_and_top_performers(
     isolated: Isolated, mongo_client: Client
 ) -> None:
     clock = ManualClock(datetime(2026, 11, 20, 4, 0, tzinfo=UTC))
-    settings = scoring_settings(isolated, close_check_interval_seconds=0.1)
+    # The clock stands still here: marks are due at once, not after a delay of its time.
+    settings = scoring_settings(
+        isolated, close_check_interval_seconds=0.1, recompute_delay_seconds=0
+    )
     async with running_scoring(settings, clock) as scoring:
         channel = await (await aio_pika.connect_robust(isolated.rabbitmq_url)).channel()
         announcements = await channel.declare_queue(exclusive=True)
