@@ -50,7 +50,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 async def run_rebuild(settings: ScoringSettings, *, check: bool) -> int:
-    client = create_client(settings.mongodb_url)
+    # Patient: reading a million facts keeps a single-process database busy for seconds between
+    # answers, and with the service's 5 s the driver would give up on the cursor midway.
+    client = create_client(settings.mongodb_url, server_selection_timeout_ms=120_000)
     try:
         database = client[settings.database_name]
         facts = repository.FactStore(database[repository.FACTS], database[repository.UNMARKED])

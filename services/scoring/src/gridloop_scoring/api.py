@@ -47,7 +47,8 @@ async def rankings(
 ) -> Any:
     selected, chosen = period_param(period), level_param(level)
     metric = metric_param(metric, chosen)
-    views = [FigureView.of(d) for d in await deps.figures.of_level(chosen, selected.key)]
+    stored = await deps.figures.of_level(chosen, selected.key, [metric])
+    views = [FigureView.of(d) for d in stored]
     ranked = rank(
         views,
         value=lambda view: view.value(metric),
@@ -130,8 +131,9 @@ def _in_registry(level: Level, entity_id: str) -> bool:
 )
 async def grades(deps: Deps, period: PeriodQuery, level: LevelQuery) -> Any:
     selected, chosen = period_param(period, quarter_only=True), level_param(level)
-    views = [FigureView.of(d) for d in await deps.figures.of_level(chosen, selected.key)]
     weights = deps.settings.weights_for(chosen)
+    stored = await deps.figures.of_level(chosen, selected.key, [*weights, "handled"])
+    views = [FigureView.of(d) for d in stored]
     scored = {c.entity_id: c for c in composite_scores(views, weights)}
     handled = {view.entity_id: int(view.value("handled") or 0) for view in views}
     graded = assign_grades([Candidate(e, scored[e].score, handled[e]) for e in sorted(scored)])

@@ -64,7 +64,7 @@ class PeriodCloser:
         satisfied_orders = {f["order_id"] for f in closings if f.get("satisfied") is True}
         records = fold_orders(await self.facts.of_orders(satisfied_orders)).values()
         figures: dict[str, list[Document]] = {
-            level: await self.figures.of_level(level, period.key) for level in LEVELS
+            level: await self.figures.of_level(level, period.key, ["handled"]) for level in LEVELS
         }
         return ScoringPeriodClosed(
             period=period.key,

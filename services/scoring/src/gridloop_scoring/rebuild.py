@@ -7,7 +7,7 @@ all facts once and groups them in memory, then applies the same pure rules (figu
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,18 +24,28 @@ from gridloop_scoring.orders import OrderRecord, fold_orders
 from gridloop_scoring.recompute import FLOW_KINDS
 from gridloop_scoring.repository import FactStore, FigureStore, figure_id
 
+# What the rules read of a fact: the rest (received_at, quarter, year, ids) stays in the database,
+# which at a million facts is a third of the memory.
+USED_FIELDS = dict.fromkeys(
+    (
+        "kind", "occurred_at", "month", "entities", "order_id", "case_id", "department",
+        "category_code", "grid_id", "village_id", "township_id", "handler", "clock", "accept_by",
+        "complete_by", "satisfied", "case_complete",
+    ),
+    1,
+)  # fmt: skip
 # The parts of a stored figures document that the rules determine (not when it was computed).
 COMPARED = ("counts", "ratios", "medians", "samples")
 
 
 def figures_from_facts(facts: Iterable[Mapping[str, Any]]) -> dict[tuple[str, Period], Figures]:
     """Every entity's figures in every month, quarter and year the facts touch."""
-    kinds: dict[tuple[str, str], list[str]] = defaultdict(list)
+    kinds: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     order_facts: list[Mapping[str, Any]] = []
     for fact in facts:
         if fact["kind"] in FLOW_KINDS:
             for entity in fact.get("entities", ()):
-                kinds[(entity, fact["month"])].append(fact["kind"])
+                kinds[(entity, fact["month"])][fact["kind"]] += 1
         if fact.get("order_id"):
             order_facts.append(fact)
     cohorts: dict[tuple[str, str], list[OrderRecord]] = defaultdict(list)
@@ -44,7 +54,7 @@ def figures_from_facts(facts: Iterable[Mapping[str, Any]]) -> dict[tuple[str, Pe
             for entity in record.entities():
                 cohorts[(entity, record.dispatch_month)].append(record)
     months = {
-        pair: month_figures(kinds.get(pair, ()), cohorts.get(pair, ()))
+        pair: month_figures(kinds.get(pair, Counter()).elements(), cohorts.get(pair, ()))
         for pair in set(kinds) | set(cohorts)
     }
     by_parent: dict[tuple[str, Period], list[Figures]] = defaultdict(list)
@@ -72,7 +82,7 @@ class RebuildReport:
 async def rebuild(
     facts: FactStore, figures: FigureStore, clock: Clock, *, check: bool
 ) -> RebuildReport:
-    documents = [doc async for doc in facts.all()]
+    documents = [doc async for doc in facts.all(projection=USED_FIELDS)]
     rebuilt = figures_from_facts(documents)
     report = RebuildReport(facts=len(documents), figures=len(rebuilt))
     stored = {doc["_id"]: doc async for doc in figures.all()}
@@ -89,8 +99,9 @@ async def rebuild(
     report.differing.sort()
     if check:
         return report
-    now = clock.now()
-    for entity, period in expected.values():
-        await figures.put(entity, period, rebuilt[(entity, period)], now)
+    await figures.put_many(
+        ((entity, period, rebuilt[(entity, period)]) for entity, period in expected.values()),
+        clock.now(),
+    )
     await figures.remove(report.stale)
     return report

@@ -14,11 +14,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import UpdateOne
+from pymongo import ReplaceOne, UpdateOne
 
 from gridloop_common.batched_inserts import BatchedInserts
 from gridloop_common.mongo import Collection, Document, IndexSpec
@@ -42,7 +42,7 @@ INDEXES = [
     IndexSpec(FACTS, [("order_id", 1)]),
     # A closing month's closed cases (excellent cases).
     IndexSpec(FACTS, [("kind", 1), ("month", 1)]),
-    IndexSpec(DIRTY, [("lease_until", 1)]),
+    IndexSpec(DIRTY, [("rank", 1), ("lease_until", 1)]),
     IndexSpec(FIGURES, [("level", 1), ("period", 1)]),
     IndexSpec(PERIODS, [("closed", 1), ("closes_at", 1)]),
 ]
@@ -87,7 +87,7 @@ class FactStore:
         await self.unmarked.delete_many({"_id": {"$in": list(ids)}})
 
     async def unmarked_count(self) -> int:
-        return await self.unmarked.count_documents({})
+        return await self.unmarked.estimated_document_count()
 
     async def of_orders(self, order_ids: Iterable[str]) -> list[Document]:
         ids = sorted(set(order_ids))
@@ -107,8 +107,9 @@ class FactStore:
         cursor = self.facts.find({"kind": kind, "month": {"$in": list(months)}})
         return [doc async for doc in cursor]
 
-    def all(self) -> Any:
-        return self.facts.find({})
+    def all(self, projection: Mapping[str, Any] | None = None) -> Any:
+        # Large batches: a rebuild streams every fact, and each batch is one stand-in round trip.
+        return self.facts.find({}, projection, batch_size=10_000)
 
 
 class DirtyQueue:
@@ -141,8 +142,15 @@ class DirtyQueue:
             await self.dirty.bulk_write(operations, ordered=False)
 
     async def due(self, now: datetime, limit: int) -> list[Document]:
-        cursor = self.dirty.find({"lease_until": {"$lte": now}}).sort("rank", 1).limit(limit)
-        return [doc async for doc in cursor]
+        """Due marks, months first. One equality on `rank` per query keeps each an index range:
+        a sort of every due mark by rank made the stand-in decode them all (142 ms at 3,308)."""
+        found: list[Document] = []
+        for rank in sorted(set(_RANK.values())):
+            if len(found) >= limit:
+                break
+            cursor = self.dirty.find({"rank": rank, "lease_until": {"$lte": now}})
+            found += [doc async for doc in cursor.limit(limit - len(found))]
+        return found
 
     async def claim(self, mark: Document, now: datetime, lease: timedelta) -> bool:
         claimed = await self.dirty.update_one(
@@ -161,7 +169,8 @@ class DirtyQueue:
         await self.dirty.update_one({"_id": mark["_id"]}, {"$set": {"lease_until": NEVER}})
 
     async def pending(self) -> int:
-        return await self.dirty.count_documents({})
+        # From the collection's metadata: count_documents would decode every mark.
+        return await self.dirty.estimated_document_count()
 
     async def pending_within(self, period: Period) -> int:
         """Marks still to recompute for the period or any month of it."""
@@ -176,16 +185,8 @@ class FigureStore:
 
     async def put(self, entity: str, period: Period, figures: Figures, now: datetime) -> None:
         """Replace the entity's figures for the period; a month keeps its samples too."""
-        level, entity_id = split_entity_key(entity)
         key = figure_id(entity, period.key)
-        document = {
-            "level": level,
-            "entity_id": entity_id,
-            "period": period.key,
-            "granularity": period.granularity,
-            "computed_at": now,
-            **figures_document(figures),
-        }
+        document = _document(entity, period, figures, now)
         await self.figures.replace_one({"_id": key}, document, upsert=True)
         if period.granularity == "month":
             await self.samples.replace_one({"_id": key}, samples_document(figures), upsert=True)
@@ -196,8 +197,34 @@ class FigureStore:
     async def get_samples(self, ids: Sequence[str]) -> dict[str, Document]:
         return {doc["_id"]: doc async for doc in self.samples.find({"_id": {"$in": list(ids)}})}
 
-    async def of_level(self, level: str, period: str) -> list[Document]:
-        return [doc async for doc in self.figures.find({"level": level, "period": period})]
+    async def of_level(
+        self, level: str, period: str, metrics: Iterable[str] | None = None
+    ) -> list[Document]:
+        """Every entity's figures at a level in a period; only the named metrics if given (a grid
+        ranking decodes 2,676 documents: the less each carries, the sooner it answers)."""
+        projection = None
+        if metrics is not None:
+            projection = {"entity_id": 1, "period": 1}
+            for metric in metrics:
+                projection.update(
+                    {f"counts.{metric}": 1, f"ratios.{metric}": 1, f"medians.{metric}": 1}
+                )
+                projection[f"samples.{metric}"] = 1
+        cursor = self.figures.find({"level": level, "period": period}, projection)
+        return [doc async for doc in cursor]
+
+    async def put_many(self, items: Iterable[tuple[str, Period, Figures]], now: datetime) -> None:
+        """Replace many entities' figures, a thousand per command (the rebuild)."""
+        figures: list[ReplaceOne[Document]] = []
+        samples: list[ReplaceOne[Document]] = []
+        for entity, period, result in items:
+            key = figure_id(entity, period.key)
+            figures.append(ReplaceOne({"_id": key}, _document(entity, period, result, now), True))
+            if period.granularity == "month":
+                samples.append(ReplaceOne({"_id": key}, samples_document(result), True))
+        for collection, operations in ((self.figures, figures), (self.samples, samples)):
+            for start in range(0, len(operations), 1_000):
+                await collection.bulk_write(operations[start : start + 1_000], ordered=False)
 
     def all(self) -> Any:
         return self.figures.find({})
@@ -206,3 +233,15 @@ class FigureStore:
         if ids:
             await self.figures.delete_many({"_id": {"$in": list(ids)}})
             await self.samples.delete_many({"_id": {"$in": list(ids)}})
+
+
+def _document(entity: str, period: Period, figures: Figures, now: datetime) -> Document:
+    level, entity_id = split_entity_key(entity)
+    return {
+        "level": level,
+        "entity_id": entity_id,
+        "period": period.key,
+        "granularity": period.granularity,
+        "computed_at": now,
+        **figures_document(figures),
+    }
