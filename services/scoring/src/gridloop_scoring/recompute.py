@@ -18,7 +18,7 @@ Three steps, each safe to repeat:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 import structlog
 
 from gridloop_common.clock import Clock
+from gridloop_common.mongo import Document
 from gridloop_common.periods import Period, months_of, parent_periods
 from gridloop_scoring.figures import Figures, figures_from_documents, merge, month_figures
 from gridloop_scoring.levels import split_entity_key
@@ -105,30 +106,66 @@ class Recomputer:
         return len(notes)
 
     async def recompute_due(self) -> int:
-        done = 0
-        for mark in await self.dirty.due(self.clock.now(), self.batch):
-            if not await self.dirty.claim(mark, self.clock.now(), self.lease):
-                continue  # another replica has it, or it was marked again since we read it
-            period = Period(mark["granularity"], mark["period"])
-            try:
-                await self.recompute(mark["entity"], period)
-            except Exception:
-                await self.dirty.release(mark)
-                raise
-            await self.dirty.settle(mark)
-            done += 1
-        return done
-
-    async def recompute(self, entity: str, period: Period) -> None:
-        if period.granularity == "month":
-            figures = await self._month(entity, period.key)
-        else:
-            figures = await self._merged(entity, period)
-        await self.figures.put(entity, period, figures, self.clock.now())
-        if period.granularity == "month":
-            parents = ((entity, parent) for parent in parent_periods(period.key))
+        """Recompute a batch of due marks: months first and written, then the quarters and years
+        in the batch merged from them; writes and settling are one command each per batch."""
+        now = self.clock.now()
+        held = await self.dirty.claim_all(await self.dirty.due(now, self.batch), now, self.lease)
+        if not held:
+            return 0
+        try:
+            months = [m for m in held if m["granularity"] == "month"]
+            longer = [m for m in held if m["granularity"] != "month"]
+            results = [
+                (
+                    m["entity"],
+                    Period("month", m["period"]),
+                    await self._month(m["entity"], m["period"]),
+                )
+                for m in months
+            ]
+            await self.figures.put_many(results, self.clock.now())
+            # Their quarters and years, unless merged below in this batch from what was just
+            # written (marking those again would only recompute them once more).
+            merged_here = {(m["entity"], m["period"]) for m in longer}
+            parents = {
+                (entity, parent)
+                for entity, month, _ in results
+                for parent in parent_periods(month.key)
+                if (entity, parent.key) not in merged_here
+            }
             await self.dirty.mark(parents, self.clock.now() + self.delay)
-        await self.periods.seen(period)
+            merged = await self._merged(longer)
+            await self.figures.put_many(merged, self.clock.now())
+            for period in {period for _, period, _ in [*results, *merged]}:
+                await self.periods.seen(period)
+        except Exception:
+            await self.dirty.release_all(held)
+            raise
+        await self.dirty.settle_all(held)
+        return len(held)
+
+    async def _merged(self, marks: Sequence[Document]) -> list[tuple[str, Period, Figures]]:
+        """Quarters and years from their months' stored figures and samples (read in one go)."""
+        wanted = [
+            (m["entity"], period, [figure_id(m["entity"], month) for month in months_of(period)])
+            for m in marks
+            for period in [Period(m["granularity"], m["period"])]
+        ]
+        ids = sorted({i for _, _, month_ids in wanted for i in month_ids})
+        documents = await self.figures.get(ids) if ids else {}
+        samples = await self.figures.get_samples(ids) if ids else {}
+        return [
+            (
+                entity,
+                period,
+                merge(
+                    figures_from_documents(documents[i], samples.get(i))
+                    for i in month_ids
+                    if i in documents
+                ),
+            )
+            for entity, period, month_ids in wanted
+        ]
 
     async def _month(self, entity: str, month: str) -> Figures:
         level, _ = split_entity_key(entity)
@@ -145,11 +182,3 @@ class Recomputer:
         records = fold_orders(await self.facts.of_orders(order_ids)).values()
         cohort = [r for r in records if r.dispatch_month == month and entity in r.entities()]
         return month_figures(kinds, cohort)
-
-    async def _merged(self, entity: str, period: Period) -> Figures:
-        ids = [figure_id(entity, month) for month in months_of(period)]
-        documents = await self.figures.get(ids)
-        samples = await self.figures.get_samples(ids)
-        return merge(
-            figures_from_documents(documents[i], samples.get(i)) for i in ids if i in documents
-        )

@@ -14,11 +14,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import DeleteOne, ReplaceOne, UpdateOne
 
 from gridloop_common.batched_inserts import BatchedInserts
 from gridloop_common.mongo import Collection, Document, IndexSpec
@@ -152,21 +153,43 @@ class DirtyQueue:
             found += [doc async for doc in cursor.limit(limit - len(found))]
         return found
 
-    async def claim(self, mark: Document, now: datetime, lease: timedelta) -> bool:
-        claimed = await self.dirty.update_one(
-            {"_id": mark["_id"], "version": mark["version"], "lease_until": {"$lte": now}},
-            {"$set": {"lease_until": now + lease}},
+    async def claim_all(
+        self, marks: Sequence[Document], now: datetime, lease: timedelta
+    ) -> list[Document]:
+        """Lease the marks still due at the version read; returns those this replica now holds
+        (another replica may hold some, or a new fact may have marked one again meanwhile)."""
+        if not marks:
+            return []
+        token = uuid.uuid4().hex
+        await self.dirty.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": m["_id"], "version": m["version"], "lease_until": {"$lte": now}},
+                    {"$set": {"lease_until": now + lease, "lease_token": token}},
+                )
+                for m in marks
+            ],
+            ordered=False,
         )
-        return claimed.modified_count == 1
+        held = self.dirty.find({"_id": {"$in": [m["_id"] for m in marks]}, "lease_token": token})
+        return [doc async for doc in held]
 
-    async def settle(self, mark: Document) -> None:
-        """Done: drop the mark, unless a new fact marked it again meanwhile (then release it)."""
-        removed = await self.dirty.delete_one({"_id": mark["_id"], "version": mark["version"]})
-        if removed.deleted_count == 0:
-            await self.release(mark)
+    async def settle_all(self, marks: Sequence[Document]) -> None:
+        """Done: drop the marks, except those marked again meanwhile, which are released for
+        another pass (their version moved)."""
+        if not marks:
+            return
+        await self.dirty.bulk_write(
+            [DeleteOne({"_id": m["_id"], "version": m["version"]}) for m in marks], ordered=False
+        )
+        await self.release_all(marks)
 
-    async def release(self, mark: Document) -> None:
-        await self.dirty.update_one({"_id": mark["_id"]}, {"$set": {"lease_until": NEVER}})
+    async def release_all(self, marks: Sequence[Document]) -> None:
+        tokens = {m["lease_token"] for m in marks}
+        await self.dirty.update_many(
+            {"_id": {"$in": [m["_id"] for m in marks]}, "lease_token": {"$in": sorted(tokens)}},
+            {"$set": {"lease_until": NEVER}, "$unset": {"lease_token": ""}},
+        )
 
     async def pending(self) -> int:
         # From the collection's metadata: count_documents would decode every mark.
@@ -182,14 +205,6 @@ class FigureStore:
     def __init__(self, figures: Collection, samples: Collection) -> None:
         self.figures = figures
         self.samples = samples
-
-    async def put(self, entity: str, period: Period, figures: Figures, now: datetime) -> None:
-        """Replace the entity's figures for the period; a month keeps its samples too."""
-        key = figure_id(entity, period.key)
-        document = _document(entity, period, figures, now)
-        await self.figures.replace_one({"_id": key}, document, upsert=True)
-        if period.granularity == "month":
-            await self.samples.replace_one({"_id": key}, samples_document(figures), upsert=True)
 
     async def get(self, ids: Sequence[str]) -> dict[str, Document]:
         return {doc["_id"]: doc async for doc in self.figures.find({"_id": {"$in": list(ids)}})}
@@ -214,7 +229,7 @@ class FigureStore:
         return [doc async for doc in cursor]
 
     async def put_many(self, items: Iterable[tuple[str, Period, Figures]], now: datetime) -> None:
-        """Replace many entities' figures, a thousand per command (the rebuild)."""
+        """Replace entities' figures (a month keeps its samples too), a thousand per command."""
         figures: list[ReplaceOne[Document]] = []
         samples: list[ReplaceOne[Document]] = []
         for entity, period, result in items:
@@ -223,7 +238,7 @@ class FigureStore:
             if period.granularity == "month":
                 samples.append(ReplaceOne({"_id": key}, samples_document(result), True))
         for collection, operations in ((self.figures, figures), (self.samples, samples)):
-            for start in range(0, len(operations), 1_000):
+            for start in range(0, len(operations), 1_000):  # an empty list writes nothing
                 await collection.bulk_write(operations[start : start + 1_000], ordered=False)
 
     def all(self) -> Any:
