@@ -43,6 +43,7 @@ from gridloop_common.testing.infrastructure import (
 )
 from gridloop_common.testing.polling import eventually
 from gridloop_common.testing.processes import ServiceProcess
+from gridloop_common.testing.procstats import cpu_seconds
 from gridloop_common.testing.secantus import free_port, start_stand_in
 
 HERE = Path(__file__).resolve().parent
@@ -82,17 +83,6 @@ class Result:
     def sustained_rate(self) -> float:
         """Accepted per second until every event is also published (intake relays afterwards)."""
         return self.accepted / self.drained_seconds
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process so far (Linux /proc), 0 when unknown."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def reports(count: int, seed: int) -> Iterator[tuple[float, float, str, str]]:

@@ -43,28 +43,12 @@ from gridloop_common.testing.infrastructure import (
     url_with_vhost,
 )
 from gridloop_common.testing.processes import ServiceProcess
+from gridloop_common.testing.procstats import cpu_seconds, rss_kib
 from gridloop_common.testing.secantus import free_port, start_stand_in
-from gridloop_notify.bootstrap import pool_shape, skip_absent_sniffio
+from gridloop_notify.bootstrap import pool_shape
 
 HERE = Path(__file__).resolve().parent
 TEXT = "【防汛通知】今晚有强降雨，请居民减少外出，注意安全。"  # noqa: RUF001
-
-
-def cpu_seconds(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def memory_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 async def stats(sink: str, path: str) -> dict[str, int]:
@@ -77,7 +61,6 @@ async def bare_loop(
     sink: str, recipients: list[str], in_flight: int, path: str
 ) -> tuple[float, float]:
     """Wall seconds, and this process's CPU seconds, to POST once per recipient."""
-    skip_absent_sniffio()  # notify does the same; without it httpx costs twice as much
     pools, per_pool = pool_shape(in_flight)
     limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
     clients = [httpx.AsyncClient(limits=limits, timeout=10) for _ in range(pools)]
@@ -118,7 +101,7 @@ async def notify_run(
     assert pid is not None
     async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
         cpu_before = cpu_seconds(pid)
-        rss_before = memory_kb(pid, "VmRSS")
+        rss_before = rss_kib(pid)[0]
         started = time.perf_counter()
         answer = await client.post(
             "/v1/notices",
@@ -131,7 +114,7 @@ async def notify_run(
         peak_rss = rss_before
         while True:
             await asyncio.sleep(0.25)
-            peak_rss = max(peak_rss, memory_kb(pid, "VmRSS"))
+            peak_rss = max(peak_rss, rss_kib(pid)[0])
             notice = (await client.get(f"/v1/notices/{notice_id}", params={"limit": 1})).json()
             if expanded_at is None and notice["status"] != "expanding":
                 expanded_at = time.perf_counter()
@@ -145,8 +128,8 @@ async def notify_run(
         "cpu_seconds": cpu_seconds(pid) - cpu_before,
         "rss_start_kb": rss_before,
         "rss_peak_kb": peak_rss,
-        "rss_end_kb": memory_kb(pid, "VmRSS"),
-        "hwm_kb": memory_kb(pid, "VmHWM"),
+        "rss_end_kb": rss_kib(pid)[0],
+        "hwm_kb": rss_kib(pid)[1],
     }
 
 

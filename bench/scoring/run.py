@@ -60,6 +60,7 @@ from gridloop_common.testing.infrastructure import (
     url_with_vhost,
 )
 from gridloop_common.testing.processes import ServiceProcess
+from gridloop_common.testing.procstats import cpu_seconds, rss_kib
 from gridloop_common.testing.secantus import free_port, start_stand_in
 from gridloop_scoring import repository
 from gridloop_scoring.bootstrap import registry_areas
@@ -82,25 +83,10 @@ POLL_SECONDS = 0.5
 ENTITY_LEVELS = ("grid", "department", "handler", "township")
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process so far (Linux /proc), 0 when unknown."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def rss_mib(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) of a running process, in MiB."""
-    fields: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0])
-    return fields.get("VmRSS", 0) / 1024, fields.get("VmHWM", 0) / 1024
+    current, peak = rss_kib(pid)
+    return current / 1024, peak / 1024
 
 
 def percentile(values: Sequence[float], share: float) -> float:

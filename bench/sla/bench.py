@@ -47,6 +47,7 @@ from gridloop_common.mongo import Collection, Document, create_client
 from gridloop_common.testing.fixtures import isolation
 from gridloop_common.testing.infrastructure import provide_infrastructure
 from gridloop_common.testing.processes import ServiceProcess
+from gridloop_common.testing.procstats import rss_kib
 from gridloop_common.testing.secantus import free_port
 from gridloop_sla_monitor.calendars import Calendars
 from gridloop_sla_monitor.clocks import ACCEPT, ClockPolicy, partition_of, timer_id
@@ -157,16 +158,6 @@ async def insert(timers: Collection, documents: Sequence[Document]) -> float:
     for first in range(0, len(documents), INSERT_BATCH):
         await timers.insert_many(documents[first : first + INSERT_BATCH], ordered=False)
     return len(documents) / max(time.monotonic() - started, 1e-9)
-
-
-def rss_kib(pid: int) -> tuple[int, int]:
-    """(current RSS, peak RSS) of a process, in KiB."""
-    fields: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0])
-    return fields.get("VmRSS", 0), fields.get("VmHWM", 0)
 
 
 async def wait_for_leases(leases: Collection, partitions: int, timeout: float = 60) -> None:
