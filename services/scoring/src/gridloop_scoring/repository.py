@@ -47,7 +47,7 @@ INDEXES = [
     IndexSpec(FIGURES, [("level", 1), ("period", 1)]),
     IndexSpec(PERIODS, [("closed", 1), ("closes_at", 1)]),
 ]
-# Before any lease: a new mark is due at once.
+# A released mark (recomputed while a new fact marked it again) is due at once.
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 # Months first: a quarter or a year merges its months, so recomputing it earlier is wasted.
 _RANK: dict[Granularity, int] = {"month": 0, "quarter": 1, "year": 2}
