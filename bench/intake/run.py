@@ -21,11 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +33,11 @@ import httpx
 from gridloop_common.catalogue import CATEGORIES
 from gridloop_common.mongo import create_client
 from gridloop_common.registry import load_registry
-from gridloop_common.testing.infrastructure import (
-    LOCAL_RABBITMQ,
-    VhostAdmin,
-    management_url_for,
-    url_with_vhost,
-)
+from gridloop_common.testing.bench import bench_infrastructure
 from gridloop_common.testing.polling import eventually
 from gridloop_common.testing.processes import ServiceProcess
 from gridloop_common.testing.procstats import cpu_seconds
-from gridloop_common.testing.secantus import free_port, start_stand_in
+from gridloop_common.testing.secantus import free_port
 
 HERE = Path(__file__).resolve().parent
 API_KEY = "bench-open311-key"
@@ -252,22 +245,10 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="gridloop-bench-"))
-    rabbit = os.environ.get("RABBITMQ_URL", LOCAL_RABBITMQ)
-    admin = VhostAdmin(management_url_for(rabbit))
-    vhost = f"gridloop-bench-{uuid.uuid4().hex[:8]}"
     with ExitStack() as stack:
-        admin.create(vhost)
-        stack.callback(admin.delete, vhost)
-        amqp_url = url_with_vhost(rabbit, vhost)
-        mongodb_url = os.environ.get("MONGODB_URL")
-        database_label = f"MongoDB at {mongodb_url}"
-        db_pid: int | None = None
-        if mongodb_url is None:
-            stand_in = start_stand_in()
-            stack.callback(stand_in.stop)
-            mongodb_url = stand_in.url
-            db_pid = stand_in.process.pid
-            database_label = f"SecantusDB {version('SecantusDB')} stand-in (one process)"
+        infra = stack.enter_context(bench_infrastructure())
+        amqp_url, mongodb_url, db_pid = infra.amqp_url, infra.mongodb_url, infra.db_pid
+        database_label, vhost = infra.database, infra.vhost
         asyncio.run(declare_sink(amqp_url))
 
         shared = {"RABBITMQ_URL": amqp_url, "MONGODB_URL": mongodb_url}

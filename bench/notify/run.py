@@ -36,15 +36,10 @@ from typing import Any
 import httpx
 
 from gridloop_common.registry import load_registry
-from gridloop_common.testing.infrastructure import (
-    LOCAL_RABBITMQ,
-    VhostAdmin,
-    management_url_for,
-    url_with_vhost,
-)
+from gridloop_common.testing.bench import bench_infrastructure
 from gridloop_common.testing.processes import ServiceProcess
 from gridloop_common.testing.procstats import cpu_seconds, rss_kib
-from gridloop_common.testing.secantus import free_port, start_stand_in
+from gridloop_common.testing.secantus import free_port
 from gridloop_notify.bootstrap import pool_shape
 
 HERE = Path(__file__).resolve().parent
@@ -143,17 +138,8 @@ def main(args: argparse.Namespace) -> None:
         audience = {"level": "city"}
         phones = [h.contact for h in registry.households()]
     with ExitStack() as stack:
-        mongodb_url = os.environ.get("MONGODB_URL")
-        mongo_pid = None
-        if not mongodb_url:
-            stand_in = start_stand_in()
-            stack.callback(stand_in.stop)
-            mongodb_url, mongo_pid = stand_in.url, stand_in.process.pid
-        rabbitmq_url = os.environ.get("RABBITMQ_URL", LOCAL_RABBITMQ)
-        vhost = f"bench-notify-{uuid.uuid4().hex[:8]}"
-        admin = VhostAdmin(management_url_for(rabbitmq_url))
-        admin.create(vhost)
-        stack.callback(admin.delete, vhost)
+        infra = stack.enter_context(bench_infrastructure("bench-notify"))
+        mongodb_url, mongo_pid = infra.mongodb_url, infra.db_pid
 
         sink_port = free_port()
         sink_process = subprocess.Popen([sys.executable, str(HERE / "sink.py"), str(sink_port)])
@@ -163,7 +149,7 @@ def main(args: argparse.Namespace) -> None:
         notify = ServiceProcess(
             "notify",
             {
-                "RABBITMQ_URL": url_with_vhost(rabbitmq_url, vhost),
+                "RABBITMQ_URL": infra.amqp_url,
                 "MONGODB_URL": mongodb_url,
                 "MONGODB_DATABASE": f"bench_notify_{uuid.uuid4().hex[:8]}",
                 "NOTIFY_SMS_GATEWAY_URL": f"{sink}/notify",
@@ -180,18 +166,13 @@ def main(args: argparse.Namespace) -> None:
         notify.wait_ready()
 
         pools, per_pool = pool_shape(args.in_flight)
-        database = (
-            "MONGODB_URL"
-            if mongo_pid is None
-            else f"the MongoDB-wire stand-in SecantusDB {version('SecantusDB')}, its own process"
-        )
         print(f"notify benchmark: one SMS per household, audience {audience}")
         print(
             f"  machine   : {os.cpu_count()} CPUs, {platform.python_implementation()}"
             f" {platform.python_version()} on {platform.machine()}, httpx {version('httpx')}"
         )
-        print(f"  database  : {database}")
-        print(f"  broker    : {rabbitmq_url.rsplit('@', 1)[-1]}, vhost {vhost}")
+        print(f"  database  : {infra.database}")
+        print(f"  broker    : RabbitMQ, vhost {infra.vhost}")
         print("  receiver  : bench/notify/sink.py (asyncio, 200 to every POST), its own process")
         print(
             f"  notify    : its own process; batches of {args.batch_size}, {args.in_flight} sends"

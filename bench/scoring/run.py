@@ -36,8 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.metadata import version
@@ -53,15 +52,10 @@ from gridloop_common.messaging import envelope
 from gridloop_common.messaging.topology import declare_exchanges
 from gridloop_common.mongo import create_client, ensure_indexes
 from gridloop_common.periods import SHANGHAI
-from gridloop_common.testing.infrastructure import (
-    LOCAL_RABBITMQ,
-    VhostAdmin,
-    management_url_for,
-    url_with_vhost,
-)
+from gridloop_common.testing.bench import bench_infrastructure
 from gridloop_common.testing.processes import ServiceProcess
 from gridloop_common.testing.procstats import cpu_seconds, rss_kib
-from gridloop_common.testing.secantus import free_port, start_stand_in
+from gridloop_common.testing.secantus import free_port
 from gridloop_scoring import repository
 from gridloop_scoring.bootstrap import registry_areas
 from gridloop_scoring.facts import fact_from_event
@@ -569,25 +563,6 @@ def summary_line(timing: Timing) -> str:
 # -- main --------------------------------------------------------------------------------------
 
 
-@contextmanager
-def infrastructure(work: Path) -> Iterator[tuple[str, str, int | None, str]]:
-    rabbit = os.environ.get("RABBITMQ_URL", LOCAL_RABBITMQ)
-    admin = VhostAdmin(management_url_for(rabbit))
-    vhost = f"gridloop-bench-{uuid.uuid4().hex[:8]}"
-    with ExitStack() as stack:
-        admin.create(vhost)
-        stack.callback(admin.delete, vhost)
-        mongodb_url = os.environ.get("MONGODB_URL")
-        label = f"MongoDB at {mongodb_url}"
-        db_pid: int | None = None
-        if mongodb_url is None:
-            stand_in = start_stand_in()
-            stack.callback(stand_in.stop)
-            mongodb_url, db_pid = stand_in.url, stand_in.process.pid
-            label = f"SecantusDB {version('SecantusDB')} stand-in (one process)"
-        yield url_with_vhost(rabbit, vhost), mongodb_url, db_pid, f"{label}; RabbitMQ vhost {vhost}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000, help="backlog per ingestion run")
@@ -608,7 +583,9 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="gridloop-bench-scoring-"))
     started = time.monotonic()
-    with infrastructure(work) as (amqp_url, mongodb_url, db_pid, how):
+    with bench_infrastructure() as infra:
+        amqp_url, mongodb_url, db_pid = infra.amqp_url, infra.mongodb_url, infra.db_pid
+        how = f"{infra.database}; RabbitMQ vhost {infra.vhost}"
         print("== scoring benchmark ==")
         print(f"infrastructure  {how}")
         print(
