@@ -32,6 +32,7 @@ from gridloop_common.contracts import (
     RequestExtension,
     WorkOrder,
 )
+from gridloop_common.contracts.cases import CaseFacts
 from gridloop_common.envelope import derived_id
 from gridloop_dispatch.areas import Area
 from gridloop_dispatch.model import (
@@ -154,31 +155,17 @@ def derive_status(case: Case) -> CaseStatus:
 # --- messages -------------------------------------------------------------------------------
 
 
+def _facts(case: Case) -> dict[str, Any]:
+    """What every case event says about the case (the contract's CaseFacts)."""
+    return {name: getattr(case, name) for name in CaseFacts.model_fields}
+
+
 def _case_fields(case: Case, order: Order) -> dict[str, Any]:
-    return {
-        "case_id": case.case_id,
-        "order_id": order.order_id,
-        "department": order.department,
-        "category_code": case.category_code,
-        "grid_id": case.grid_id,
-        "township_id": case.township_id,
-        "village_id": case.village_id,
-        "report_id": case.report_id,
-        "reporter_id": case.reporter_id,
-    }
+    return {**_facts(case), "order_id": order.order_id, "department": order.department}
 
 
 def _area_fields(case: Case, act: Act) -> dict[str, Any]:
-    return {
-        "case_id": case.case_id,
-        "category_code": case.category_code,
-        "grid_id": case.grid_id,
-        "township_id": case.township_id,
-        "village_id": case.village_id,
-        "report_id": case.report_id,
-        "reporter_id": case.reporter_id,
-        "operator": act.who,
-    }
+    return {**_facts(case), "operator": act.who}
 
 
 def _team(case: Case) -> tuple[str | None, tuple[str, ...]]:

@@ -55,20 +55,6 @@ class Figures:
         )
         return statistics.median(samples) if samples else None
 
-    def counts_of(self, metric: str) -> tuple[int, int] | None:
-        """(numerator, denominator) of a rate; None for other metrics."""
-        if METRICS[metric].kind != "rate":
-            return None
-        return self.ratios.get(metric, (0, 0))
-
-    def samples_of(self, metric: str) -> int | None:
-        """How many orders a median is taken over; None for other metrics."""
-        if metric == "median_accept_seconds":
-            return len(self.accept_seconds)
-        if metric == "median_complete_seconds":
-            return len(self.complete_seconds)
-        return None
-
 
 def _seconds(later: datetime, earlier: datetime) -> float:
     # Milliseconds, as the database keeps times: the same value however a figure was computed.

@@ -91,7 +91,6 @@ METRICS: dict[str, Metric] = {
 }
 COUNT_METRICS = tuple(name for name, m in METRICS.items() if m.kind == "count")
 RATE_METRICS = tuple(name for name, m in METRICS.items() if m.kind == "rate")
-MEDIAN_METRICS = tuple(name for name, m in METRICS.items() if m.kind == "median")
 
 _AREA_AND_UNIT = tuple(METRICS)
 # What each level is answerable for. A grid worker files reports on patrol and solves cases

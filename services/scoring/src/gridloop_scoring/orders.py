@@ -35,7 +35,7 @@ class OrderRecord:
     # Whether its completion completed the case: False for a cooperating unit's part of a joint
     # action, on which the reporter gives no verdict (the lead's completion carries it).
     completes_case: bool
-    closed_at: datetime | None
+    # The reporter's verdict given on this order (the latest, if closed more than once).
     satisfied: bool | None
     handlers: frozenset[str]
     accept_met: bool
@@ -140,7 +140,6 @@ def fold_order(order_id: str, facts: Iterable[Mapping[str, Any]]) -> OrderRecord
         accepted_at=accepted_at,
         completed_at=completed_at,
         completes_case=completes_case,
-        closed_at=closed[0] if closed else None,
         satisfied=closed[1] if closed else None,
         handlers=frozenset(handlers),
         accept_met=("accept", "met") in verdicts,
