@@ -69,7 +69,14 @@ def start_stand_in(
     log_path = directory.parent / f"{directory.name}.secantus.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [command, "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(directory)],
+            [
+                command,
+                *("--host", "127.0.0.1", "--port", str(port), "--storage-path", str(directory)),
+                # A standalone server, as compose runs MongoDB (DESIGN.md: no replica set): no
+                # oplog is written, which the stand-in otherwise does for every changed document
+                # (nothing here reads one: no change streams, no transactions).
+                "--standalone",
+            ],
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
