@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from pymongo.errors import BulkWriteError, WriteError
 
+from gridloop_common.coalescing import Coalescer
 from gridloop_common.mongo import Collection, Document
 
 # Mongo's code for a unique-key violation (E11000).
@@ -25,31 +24,17 @@ class BatchedInserts:
 
     def __init__(self, collection: Collection) -> None:
         self._collection = collection
-        self._waiting: list[tuple[Document, asyncio.Future[bool]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._coalescer: Coalescer[Document, bool] = Coalescer(self._insert, self.MAX_BATCH)
 
     async def insert(self, document: Document) -> bool:
         """True once stored; False if its id exists already; the database's error otherwise."""
-        stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((document, stored))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush())
-        return await stored
+        return await self._coalescer.submit(document)
 
-    async def _flush(self) -> None:
-        try:
-            while self._waiting:
-                batch = self._waiting[: self.MAX_BATCH]
-                del self._waiting[: self.MAX_BATCH]
-                await self._insert(batch)
-        finally:
-            self._flushing = None
-
-    async def _insert(self, batch: list[tuple[Document, asyncio.Future[bool]]]) -> None:
+    async def _insert(self, documents: list[Document]) -> list[bool | BaseException]:
         outcomes: dict[int, bool | BaseException] = {}
         try:
             # Unordered: one document's collision must not keep the others out.
-            await self._collection.insert_many([document for document, _ in batch], ordered=False)
+            await self._collection.insert_many(documents, ordered=False)
         except BulkWriteError as error:
             for failed in error.details.get("writeErrors", []):
                 code = failed.get("code")
@@ -58,13 +43,4 @@ class BatchedInserts:
                     if code == DUPLICATE_KEY
                     else WriteError(failed.get("errmsg", "write failed"), code, failed)
                 )
-        except Exception as error:  # the command as a whole failed: so did every insert in it
-            outcomes = dict.fromkeys(range(len(batch)), error)
-        for index, (_, stored) in enumerate(batch):
-            if stored.done():  # the request went away; its document is stored all the same
-                continue
-            outcome = outcomes.get(index, True)
-            if isinstance(outcome, BaseException):
-                stored.set_exception(outcome)
-            else:
-                stored.set_result(outcome)
+        return [outcomes.get(index, True) for index in range(len(documents))]
