@@ -14,6 +14,7 @@ from gridloop_common.contracts import Message, ReplyAddress, ReportLinked, Repor
 from gridloop_common.envelope import derived_id
 from gridloop_common.messaging import envelope
 from gridloop_common.outbox import RelayNow
+from gridloop_intake.candidates import DUPLICATE_KEY, duplicate_key
 from gridloop_intake.contacts import reporter_id_for
 from gridloop_intake.duplicates import duplicate_of, rule_for
 from gridloop_intake.repository import ReportRepository
@@ -143,9 +144,11 @@ class ReportDesk:
             "unclassified",
         ):
             return None
-        window = rule_for(submission.category_code).window
         candidates = await self.reports.open_reports(
-            submission.category_code, placement.township_id, submission.received_at - window
+            submission.category_code,
+            placement.township_id,
+            submission.received_at,
+            rule_for(submission.category_code).window,
         )
         found = duplicate_of(
             category_code=submission.category_code,
@@ -170,6 +173,9 @@ def _document(
         "township_id": placement.township_id,
         "location_precision": placement.precision,
         "category_code": submission.category_code,
+        DUPLICATE_KEY: duplicate_key(
+            submission.category_code, placement.township_id, submission.received_at
+        ),
         "description": submission.description,
         "location": submission.location.model_dump() if submission.location else None,
         "photo_urls": list(submission.photo_urls),

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, get_args
 
 from gridloop_common.batched_inserts import BatchedInserts
-from gridloop_common.contracts import GeoPoint
 from gridloop_common.contracts.reports import Channel
 from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, IndexSpec
 from gridloop_common.outbox import outbox_fields
+from gridloop_intake.candidates import DUPLICATE_KEY, DuplicateCandidates
 from gridloop_intake.channels.open311 import RequestQuery
 from gridloop_intake.duplicates import OpenReport
 from gridloop_intake.submission import FINISHED, Contact
@@ -27,12 +27,11 @@ STATUS_RANK = {
     "completed": 3,
     "closed": 4,
 }
-# A finished report, or one that is itself a duplicate, attracts no duplicates.
-CLOSED_TO_DUPLICATES = frozenset({*FINISHED, "linked"})
 # Every index costs a write on each accepted report, so there is one per query and no more.
 INDEXES = [
-    # Duplicate candidates: open reports of a category in a township, recent first.
-    IndexSpec(REPORTS, [("category_code", 1), ("township_id", 1), ("reported_at", -1)]),
+    # Duplicate candidates: reports of a category in a township on a day (one field, so that one
+    # `$in` looks up many reports' candidates at once; see candidates.duplicate_key).
+    IndexSpec(REPORTS, [(DUPLICATE_KEY, 1)]),
     # Open311 GET requests.json: a date range, newest first, over every channel ($in on the
     # prefix, so one index serves per-channel and all-channel listings).
     IndexSpec(REPORTS, [("channel", 1), ("reported_at", -1)]),
@@ -76,6 +75,7 @@ HIDDEN = {
     "case_rank": 0,
     "request_fingerprint": 0,
     "supporters": 0,
+    DUPLICATE_KEY: 0,
 }
 
 
@@ -84,6 +84,7 @@ class ReportRepository:
         self.reports = reports
         self.contacts = contacts
         self._inserts = BatchedInserts(reports)
+        self._candidates = DuplicateCandidates(reports)
 
     async def add(self, document: dict[str, Any], events: list[Outgoing], now: datetime) -> bool:
         """Store a new report with its events; False if its id exists (a retried request)."""
@@ -146,41 +147,11 @@ class ReportRepository:
         return {**state, "case_status": status, "case_rank": STATUS_RANK.get(status, 0)}
 
     async def open_reports(
-        self, category_code: str, township_id: str | None, since: datetime
+        self, category_code: str, township_id: str | None, around: datetime, window: timedelta
     ) -> list[OpenReport]:
-        """Open, original reports of a category in a township since a time: duplicate candidates.
-
-        The query names only the index's fields and the status is checked here: a predicate
-        outside the index made the MongoDB-wire stand-in scan the whole collection, a cost that
-        grew with every report ever taken (6 ms of database time per report at 20,000).
-        """
-        cursor = self.reports.find(
-            {
-                "category_code": category_code,
-                "township_id": township_id,
-                "reported_at": {"$gte": since},
-            },
-            {
-                "category_code": 1,
-                "grid_id": 1,
-                "reported_at": 1,
-                "description": 1,
-                "location": 1,
-                "status": 1,
-            },
-        ).limit(500)
-        return [
-            OpenReport(
-                report_id=doc["_id"],
-                category_code=doc["category_code"],
-                grid_id=doc["grid_id"],
-                reported_at=doc["reported_at"],
-                description=doc["description"],
-                location=GeoPoint(**doc["location"]) if doc.get("location") else None,
-            )
-            async for doc in cursor
-            if doc.get("status") not in CLOSED_TO_DUPLICATES
-        ]
+        """Open, original reports of a category in a township within a window around a time:
+        the candidates a new report may duplicate."""
+        return await self._candidates.open_reports(category_code, township_id, around, window)
 
     async def record_case_status(
         self, report_id: str, event_id: str, status: str, fields: dict[str, Any]
