@@ -12,6 +12,7 @@ from gridloop_intake.handlers import CaseStatusHandlers
 from gridloop_intake.reporting import ReportDesk
 from gridloop_intake.settings import IntakeSettings
 from gridloop_intake.subscriptions import subscriptions
+from gridloop_intake.upgrades import StoredReportUpgrades
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ def build_deps(settings: IntakeSettings, clock: Clock | None = None) -> IntakeDe
         runtime.collection(repository.REPORTS), runtime.collection(repository.CONTACTS)
     )
     runtime.subscriptions = subscriptions(CaseStatusHandlers(reports))
+    runtime.background = [StoredReportUpgrades(runtime.database, runtime.clock).run]
     desk = ReportDesk(
         reports=reports,
         relay_now=runtime.relay_now,
