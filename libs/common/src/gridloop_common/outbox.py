@@ -26,6 +26,9 @@ from gridloop_common.tasks import cancel_and_wait
 log = structlog.stdlib.get_logger("gridloop.outbox")
 
 PENDING = "outbox_pending"
+# Published events are marked sent in writes of up to this many documents, gathered this long.
+MARK_SENT_LINGER_SECONDS = 0.02
+MARK_SENT_MAX_BATCH = 500
 # A document whose outbox is empty: nothing pending, no lease, no age.
 _CLEARED: Document = {"$set": {PENDING: False}, "$unset": {"outbox_lease": "", "outbox_at": ""}}
 
@@ -139,12 +142,18 @@ class OutboxRelay:
         """Remove published events from their documents, many documents per write.
 
         Under load the writes would otherwise cost as much as storing the documents did: what
-        was published while the last write ran goes out in the next one. Should a write fail,
-        the events stay pending and the sweep publishes them again; consumers drop the repeat.
+        was published while the last write ran, or within a short linger after the first, goes
+        out in one write. Should a write fail, the events stay pending and the sweep publishes
+        them again; consumers drop the repeat.
         """
         while True:
             batch = [await self._sent.get()]
-            while not self._sent.empty():
+            # Nobody waits for this write (the event is out), so waiting costs nothing and lets
+            # more documents share it: without the linger, intake's benchmark cleared 4.2
+            # documents per write, a third of the writes for one document, each a command with
+            # its own round trip and per-command work in the database.
+            await asyncio.sleep(MARK_SENT_LINGER_SECONDS)
+            while not self._sent.empty() and len(batch) < MARK_SENT_MAX_BATCH:
                 batch.append(self._sent.get_nowait())
             try:
                 for name in {name for name, _, _ in batch}:
