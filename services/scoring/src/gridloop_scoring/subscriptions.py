@@ -2,45 +2,13 @@
 
 from __future__ import annotations
 
-from gridloop_common.contracts import (
-    CaseAccepted,
-    CaseClosed,
-    CaseCompleted,
-    CaseDispatched,
-    CaseEscalated,
-    CaseExtended,
-    CaseFlagged,
-    CaseRejected,
-    CaseReopened,
-    CaseReplyRefused,
-    CaseResolvedLocally,
-    ReportReceived,
-    SlaBreached,
-    SlaMet,
-    SlaSettledLate,
-    SlaWarning,
-)
+from gridloop_common.contracts import Message, ReportReceived
 from gridloop_common.messaging import Subscription
+from gridloop_scoring.facts import CASE_FACTS, SLA_FACTS
 from gridloop_scoring.handlers import FactHandlers
 
-SCORED = (
-    ReportReceived,
-    CaseDispatched,
-    CaseAccepted,
-    CaseRejected,
-    CaseCompleted,
-    CaseClosed,
-    CaseExtended,
-    CaseReopened,
-    CaseFlagged,
-    CaseReplyRefused,
-    CaseEscalated,
-    CaseResolvedLocally,
-    SlaBreached,
-    SlaMet,
-    SlaWarning,
-    SlaSettledLate,
-)
+# Exactly the events the fact rules know how to turn into facts (one list to keep up to date).
+SCORED: tuple[type[Message], ...] = (ReportReceived, *CASE_FACTS, *SLA_FACTS)
 
 
 def subscriptions(handlers: FactHandlers) -> list[Subscription]:
