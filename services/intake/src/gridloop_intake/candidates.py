@@ -43,9 +43,10 @@ class DuplicateCandidates:
     """Open original reports of a category in a township within a window around a time.
 
     Reports arriving together are looked up in one query over all their keys: per report, a
-    query of its own cost intake a round trip (a fifth of its CPU under load) and the stand-in a
-    command. The query names only the indexed key; status and each report's own window are
-    checked here, because a predicate outside the index made the stand-in scan the collection.
+    query of its own cost intake a round trip (about a fifth of its samples in a profile under
+    bench/intake) and the stand-in a command. The query names only the indexed key; status and
+    each report's own window are checked here, because a predicate outside the index made the
+    stand-in scan the collection.
     """
 
     def __init__(self, reports: Collection) -> None:
