@@ -42,6 +42,8 @@ RULES: dict[str, DuplicateRule] = {
     "gas-leak": DuplicateRule(100, timedelta(hours=6)),
     "air-pollution": DuplicateRule(500, timedelta(hours=24)),
 }
+# How far back any report can still attract a duplicate.
+LONGEST_WINDOW = max(DEFAULT_RULE.window, *(rule.window for rule in RULES.values()))
 TEXT_SIMILARITY = 0.85
 
 

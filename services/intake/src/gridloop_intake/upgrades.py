@@ -16,7 +16,7 @@ from pymongo.errors import OperationFailure
 from gridloop_common.clock import Clock
 from gridloop_common.mongo import Database
 from gridloop_intake.candidates import DUPLICATE_KEY, duplicate_key
-from gridloop_intake.duplicates import DEFAULT_RULE, RULES
+from gridloop_intake.duplicates import LONGEST_WINDOW
 from gridloop_intake.repository import CHANNELS, REPORTS
 
 log = structlog.stdlib.get_logger("gridloop.intake.upgrades")
@@ -52,8 +52,7 @@ class StoredReportUpgrades:
     async def add_duplicate_keys(self) -> int:
         """Reports still inside a duplicate window get the key their duplicates are found by
         (older ones can no longer attract a duplicate)."""
-        longest = max([DEFAULT_RULE.window, *(rule.window for rule in RULES.values())])
-        since = self._clock.now() - longest - timedelta(days=1)
+        since = self._clock.now() - LONGEST_WINDOW - timedelta(days=1)
         cursor = self._reports.find(
             # Through the (channel, reported_at) index: only the recent reports are read.
             {"channel": {"$in": list(CHANNELS)}, "reported_at": {"$gte": since}},
