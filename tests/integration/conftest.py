@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import aio_pika
 import pytest
-from aio_pika.abc import AbstractChannel
 
 from gridloop_common.testing.fixtures import Isolated
 from tests.integration.system import HttpSink, System
@@ -43,14 +41,6 @@ def system(
         report = getattr(request.node, "rep_call", None)
         if report is not None and report.failed:
             print(running.logs())
-
-
-@pytest.fixture
-async def amqp(isolated: Isolated) -> AsyncIterator[AbstractChannel]:
-    connection = await aio_pika.connect_robust(isolated.rabbitmq_url)
-    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-    yield channel
-    await connection.close()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import aio_pika
@@ -24,21 +23,11 @@ from gridloop_common.messaging import (
     envelope,
     inbox_queue,
 )
-from gridloop_common.messaging.topology import declare_exchanges, declare_inbox
+from gridloop_common.messaging.topology import declare_inbox
 from gridloop_common.metrics import ServiceMetrics
-from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.polling import eventually
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def channel(isolated: Isolated) -> AsyncIterator[AbstractChannel]:
-    connection = await aio_pika.connect_robust(isolated.rabbitmq_url)
-    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-    await declare_exchanges(channel)
-    yield channel
-    await connection.close()
 
 
 def accepted(order: str) -> CaseAccepted:
@@ -52,18 +41,18 @@ def accepted(order: str) -> CaseAccepted:
     )
 
 
-async def test_unroutable_mandatory_message_raises(channel: AbstractChannel) -> None:
-    publisher = Publisher(channel, app_id="test")
+async def test_unroutable_mandatory_message_raises(amqp: AbstractChannel) -> None:
+    publisher = Publisher(amqp, app_id="test")
     outgoing = envelope(accepted("o1"), source="test", time=datetime.now(UTC))
     with pytest.raises(PublishFailed, match=r"case\.accepted\.city-mgmt"):
         await publisher.publish(outgoing)
 
 
 async def _run_consumer(
-    channel: AbstractChannel, handler: object, delays: tuple[int, ...] = (50, 50)
+    amqp: AbstractChannel, handler: object, delays: tuple[int, ...] = (50, 50)
 ) -> Consumer:
     queue = await declare_inbox(
-        channel,
+        amqp,
         "probe",
         Subscription(CaseAccepted, handler).all_bindings(),
         delays,
@@ -72,7 +61,7 @@ async def _run_consumer(
     consumer = Consumer(
         service="probe",
         queue=queue,
-        publisher=Publisher(channel, app_id="probe"),
+        publisher=Publisher(amqp, app_id="probe"),
         subscriptions=[Subscription(CaseAccepted, handler)],  # type: ignore[arg-type]
         retry_delays_ms=delays,
         metrics=ServiceMetrics("probe"),
@@ -81,7 +70,7 @@ async def _run_consumer(
     return consumer
 
 
-async def test_handler_failure_is_retried_then_succeeds(channel: AbstractChannel) -> None:
+async def test_handler_failure_is_retried_then_succeeds(amqp: AbstractChannel) -> None:
     attempts: list[int] = []
 
     async def flaky(event: CaseAccepted, delivery: Delivery) -> None:
@@ -89,26 +78,22 @@ async def test_handler_failure_is_retried_then_succeeds(channel: AbstractChannel
         if len(attempts) < 3:
             raise RuntimeError("database hiccup")
 
-    consumer = await _run_consumer(channel, flaky)
-    await Publisher(channel, "t").publish(
-        envelope(accepted("o2"), source="t", time=datetime.now(UTC))
-    )
+    consumer = await _run_consumer(amqp, flaky)
+    await Publisher(amqp, "t").publish(envelope(accepted("o2"), source="t", time=datetime.now(UTC)))
     await eventually(lambda: asyncio.sleep(0, len(attempts) >= 3), what="three attempts")
     await consumer.stop()
     assert attempts == [1, 2, 3]
 
 
 async def test_exhausted_retries_park_with_the_reason_and_original_routing_key(
-    channel: AbstractChannel,
+    amqp: AbstractChannel,
 ) -> None:
     async def broken(event: CaseAccepted, delivery: Delivery) -> None:
         raise RuntimeError("cannot store the fact")
 
-    consumer = await _run_consumer(channel, broken)
-    await Publisher(channel, "t").publish(
-        envelope(accepted("o3"), source="t", time=datetime.now(UTC))
-    )
-    dead = await channel.get_queue(dead_queue("probe"))
+    consumer = await _run_consumer(amqp, broken)
+    await Publisher(amqp, "t").publish(envelope(accepted("o3"), source="t", time=datetime.now(UTC)))
+    dead = await amqp.get_queue(dead_queue("probe"))
 
     async def parked() -> aio_pika.abc.AbstractIncomingMessage | None:
         return await dead.get(fail=False)
@@ -123,25 +108,23 @@ async def test_exhausted_retries_park_with_the_reason_and_original_routing_key(
 
 
 async def test_invalid_message_is_parked_at_once_and_the_next_good_one_is_handled(
-    channel: AbstractChannel,
+    amqp: AbstractChannel,
 ) -> None:
     seen: list[str] = []
 
     async def record(event: CaseAccepted, delivery: Delivery) -> None:
         seen.append(event.order_id)
 
-    consumer = await _run_consumer(channel, record)
-    events = await channel.get_exchange("gridloop.events")
+    consumer = await _run_consumer(amqp, record)
+    events = await amqp.get_exchange("gridloop.events")
     await events.publish(aio_pika.Message(b"{not json"), routing_key="case.accepted.x")
     bad = json.loads(envelope(accepted("o4"), source="t", time=datetime.now(UTC)).body)
     del bad["data"]["order_id"]
     await events.publish(aio_pika.Message(json.dumps(bad).encode()), routing_key="case.accepted.x")
-    await Publisher(channel, "t").publish(
-        envelope(accepted("o5"), source="t", time=datetime.now(UTC))
-    )
+    await Publisher(amqp, "t").publish(envelope(accepted("o5"), source="t", time=datetime.now(UTC)))
 
     await eventually(lambda: asyncio.sleep(0, seen == ["o5"]), what="the good message")
-    dead = await channel.get_queue(dead_queue("probe"))
+    dead = await amqp.get_queue(dead_queue("probe"))
     reasons = []
     for _ in range(2):
         message = await eventually(lambda: dead.get(fail=False), what="parked message")
@@ -150,22 +133,20 @@ async def test_invalid_message_is_parked_at_once_and_the_next_good_one_is_handle
     await consumer.stop()
     assert any("invalid message" in r and "Invalid JSON" in r for r in reasons)
     assert any("data.order_id" not in r and "order_id: Field required" in r for r in reasons)
-    inbox = await channel.get_queue(inbox_queue("probe"))
+    inbox = await amqp.get_queue(inbox_queue("probe"))
     assert inbox.declaration_result.message_count == 0
 
 
-async def test_permanent_error_parks_without_retry(channel: AbstractChannel) -> None:
+async def test_permanent_error_parks_without_retry(amqp: AbstractChannel) -> None:
     attempts: list[int] = []
 
     async def refuse(event: CaseAccepted, delivery: Delivery) -> None:
         attempts.append(delivery.attempt)
         raise PermanentError("order o6 belongs to another department")
 
-    consumer = await _run_consumer(channel, refuse)
-    await Publisher(channel, "t").publish(
-        envelope(accepted("o6"), source="t", time=datetime.now(UTC))
-    )
-    dead = await channel.get_queue(dead_queue("probe"))
+    consumer = await _run_consumer(amqp, refuse)
+    await Publisher(amqp, "t").publish(envelope(accepted("o6"), source="t", time=datetime.now(UTC)))
+    dead = await amqp.get_queue(dead_queue("probe"))
     message = await eventually(lambda: dead.get(fail=False), what="parked message")
     await consumer.stop()
     assert attempts == [1]

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 
 from gridloop_common.clock import SystemClock
 from gridloop_common.contracts import CaseAccepted
 from gridloop_common.messaging import Outgoing, Publisher, envelope
-from gridloop_common.messaging.topology import declare_exchanges
 from gridloop_common.mongo import Client, Collection
 from gridloop_common.outbox import PENDING, OutboxRelay, outbox_fields, with_outbox
 from gridloop_common.testing.fixtures import Isolated
@@ -24,17 +21,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def channel(isolated: Isolated) -> AsyncIterator[AbstractChannel]:
-    connection = await aio_pika.connect_robust(isolated.rabbitmq_url)
-    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-    await declare_exchanges(channel)
-    yield channel
-    await connection.close()
-
-
-@pytest.fixture
-async def events(channel: AbstractChannel) -> AbstractQueue:
-    queue = await channel.declare_queue(exclusive=True)
+async def events(amqp: AbstractChannel) -> AbstractQueue:
+    queue = await amqp.declare_queue(exclusive=True)
     await queue.bind("gridloop.events", "case.#")
     return queue
 
@@ -69,11 +57,11 @@ async def settled(documents: Collection, count: int) -> bool:
 
 
 async def test_a_burst_of_notified_documents_ends_with_every_event_published_and_removed(
-    isolated: Isolated, mongo_client: Client, channel: AbstractChannel, events: AbstractQueue
+    isolated: Isolated, mongo_client: Client, amqp: AbstractChannel, events: AbstractQueue
 ) -> None:
     documents = mongo_client[isolated.database("outbox")][f"docs_{uuid.uuid4().hex[:6]}"]
     relay = OutboxRelay([documents], SystemClock(), sweep_interval_seconds=60)
-    await relay.start(Publisher(channel, app_id="test"))
+    await relay.start(Publisher(amqp, app_id="test"))
     try:
         outgoings = [event(f"o{n}") for n in range(40)]
         for n, outgoing in enumerate(outgoings):
@@ -89,7 +77,7 @@ async def test_a_burst_of_notified_documents_ends_with_every_event_published_and
 
 
 async def test_an_event_stored_after_the_notified_one_stays_until_it_is_published(
-    isolated: Isolated, mongo_client: Client, channel: AbstractChannel, events: AbstractQueue
+    isolated: Isolated, mongo_client: Client, amqp: AbstractChannel, events: AbstractQueue
 ) -> None:
     documents = mongo_client[isolated.database("outbox")][f"docs_{uuid.uuid4().hex[:6]}"]
     relay = OutboxRelay([documents], SystemClock(), sweep_interval_seconds=0.2, grace_seconds=0)
@@ -103,7 +91,7 @@ async def test_an_event_stored_after_the_notified_one_stays_until_it_is_publishe
         await documents.update_one(
             {"_id": f"d{n}"}, with_outbox({"$set": {"step": 2}}, [outgoing], datetime.now(UTC))
         )
-    await relay.start(Publisher(channel, app_id="test"))
+    await relay.start(Publisher(amqp, app_id="test"))
     try:
         expected = {o.message_id for o in [*first, *later]}
         assert await published_ids(events, expected) >= expected
@@ -113,7 +101,7 @@ async def test_an_event_stored_after_the_notified_one_stays_until_it_is_publishe
 
 
 async def test_the_sweep_takes_unleased_and_expired_documents_and_leaves_leased_ones(
-    isolated: Isolated, mongo_client: Client, channel: AbstractChannel, events: AbstractQueue
+    isolated: Isolated, mongo_client: Client, amqp: AbstractChannel, events: AbstractQueue
 ) -> None:
     documents = mongo_client[isolated.database("outbox")][f"docs_{uuid.uuid4().hex[:6]}"]
     relay = OutboxRelay([documents], SystemClock(), sweep_interval_seconds=60, grace_seconds=0)
@@ -129,7 +117,7 @@ async def test_the_sweep_takes_unleased_and_expired_documents_and_leaves_leased_
         if lease is not None:
             document["outbox_lease"] = lease  # another replica's claim
         await documents.insert_one(document)
-    await relay.start(Publisher(channel, app_id="test"))
+    await relay.start(Publisher(amqp, app_id="test"))
     try:
         assert await relay.sweep() == 2
         expected = {outgoings["never"].message_id, outgoings["expired"].message_id}

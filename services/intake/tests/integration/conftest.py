@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aio_pika
 import httpx
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
@@ -47,15 +46,6 @@ class RunningIntake:
     def deps(self) -> IntakeDeps:
         deps: IntakeDeps = self.app.state.deps
         return deps
-
-
-@pytest.fixture
-async def amqp(isolated: Isolated) -> AsyncIterator[AbstractChannel]:
-    connection = await aio_pika.connect_robust(isolated.rabbitmq_url)
-    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-    await channel.declare_exchange("gridloop.events", aio_pika.ExchangeType.TOPIC, durable=True)
-    yield channel
-    await connection.close()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
@@ -26,7 +25,6 @@ from gridloop_common.contracts import (
     Message,
 )
 from gridloop_common.messaging import Outgoing, Publisher, envelope
-from gridloop_common.messaging.topology import declare_exchanges
 from gridloop_common.mongo import Client, Collection, Document, create_client
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.polling import eventually
@@ -247,21 +245,12 @@ def service_settings(isolated: Isolated, **overrides: Any) -> SlaMonitorSettings
 
 
 @pytest.fixture
-async def channel(isolated: Isolated) -> AsyncIterator[AbstractChannel]:
-    connection = await aio_pika.connect_robust(isolated.rabbitmq_url)
-    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-    await declare_exchanges(channel)
-    yield channel
-    await connection.close()
-
-
-@pytest.fixture
 async def sla(
-    isolated: Isolated, mongo_client: Client, channel: AbstractChannel
+    isolated: Isolated, mongo_client: Client, amqp: AbstractChannel
 ) -> AsyncIterator[Sla]:
     # The probe is bound before the service starts: its events are published `mandatory`.
     probe = Probe()
-    queue = await channel.declare_queue(exclusive=True)
+    queue = await amqp.declare_queue(exclusive=True)
     await queue.bind(EVENTS_EXCHANGE, "sla.#")
     await queue.consume(probe.on_message)
     clock = ManualClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))  # Monday 09:00 in Shanghai
@@ -284,7 +273,7 @@ async def sla(
     state = Sla(
         isolated=isolated,
         clock=clock,
-        publisher=Publisher(channel, app_id="test"),
+        publisher=Publisher(amqp, app_id="test"),
         probe=probe,
         timers=mongo_client[isolated.database("sla-monitor")][TIMERS],
         start_service=start_service,

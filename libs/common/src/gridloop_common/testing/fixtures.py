@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import aio_pika
 import pytest
+from aio_pika.abc import AbstractChannel
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from gridloop_common.messaging.topology import declare_exchanges
 from gridloop_common.mongo import Client, create_client
 from gridloop_common.testing.infrastructure import (
     Infrastructure,
@@ -86,3 +89,14 @@ async def mongo_client(isolated: Isolated) -> AsyncIterator[Client]:
         yield client
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def amqp(isolated: Isolated) -> AsyncIterator[AbstractChannel]:
+    """A channel on the test's own vhost that publishes as the services do (confirms, and an
+    unroutable mandatory message raises), with gridloop's exchanges declared."""
+    connection = await aio_pika.connect_robust(isolated.rabbitmq_url)
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    await declare_exchanges(channel)
+    yield channel
+    await connection.close()
