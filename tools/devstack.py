@@ -4,7 +4,9 @@ Uses RabbitMQ from RABBITMQ_URL (default: the local broker) and MongoDB from MON
 MONGODB_URL is unset it starts the SecantusDB stand-in with its data under `.data/mongo`.
 Before the services start, `gridloop-dispatch provision-departments` gives every department its
 broker user and API key (development passwords, overridable through DEPARTMENT_* variables).
-Ctrl-C (or SIGTERM) stops every service cleanly, then the stand-in.
+A service that dies is restarted after a back-off (1 s, 2 s, 4 s ... 30 s, as compose's
+`restart: unless-stopped`), and the launcher says so. Ctrl-C (or SIGTERM) stops every service
+cleanly, then the stand-in.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO
 
 from gridloop_common.testing.processes import SERVICES
 from gridloop_common.testing.secantus import StandInMongo, start_stand_in
+from gridloop_common.testing.supervisor import Program, Supervisor, python_module
 
 ROOT = Path(__file__).resolve().parent.parent
 # Development defaults a city operator can override from the environment.
@@ -33,12 +35,6 @@ DEV_DEFAULTS = {
     "DEPARTMENT_PASSWORD_TEMPLATE": "dev-{code}",
     "DEPARTMENT_API_KEY_TEMPLATE": "dev-{code}",
 }
-
-
-def _pump(prefix: str, stream: IO[bytes]) -> None:
-    for line in iter(stream.readline, b""):
-        sys.stdout.write(f"{prefix} {line.decode(errors='replace')}")
-        sys.stdout.flush()
 
 
 def _say(text: str) -> None:
@@ -74,48 +70,27 @@ def main() -> int:
         env["MONGODB_URL"] = stand_in.url
         _say(f"[devstack] MongoDB-wire stand-in at {stand_in.url} (data in .data/mongo)")
     _provision_departments(env)
-    width = max(len(name) for name in SERVICES)
-    processes: dict[str, subprocess.Popen[bytes]] = {}
+    # Like compose's `restart: unless-stopped`: a service that dies comes back after a back-off.
+    supervisor = Supervisor(lambda text: _say(f"[devstack] {text}"))
     for name, (module, default_port) in SERVICES.items():
         # INTAKE_PORT, SLA_MONITOR_PORT, ... move one service off its default port.
         port = env.get(f"{name.upper().replace('-', '_')}_PORT", str(default_port))
-        process = subprocess.Popen(
-            [sys.executable, "-m", module],
-            env={**env, "HTTP_PORT": port},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            # Own session: Ctrl-C reaches only this launcher, which stops the services in order.
-            start_new_session=True,
-        )
-        assert process.stdout is not None
-        threading.Thread(
-            target=_pump, args=(f"[{name:<{width}}]", process.stdout), daemon=True
-        ).start()
-        processes[name] = process
-        _say(f"[devstack] {name:<{width}} http://127.0.0.1:{port}  (docs: /docs)")
+        supervisor.add(Program(name, python_module(module), {**env, "HTTP_PORT": port}))
+        supervisor.start(name)
+        _say(f"[devstack] {name:<11} http://127.0.0.1:{port}  (docs: /docs)")
     _say("[devstack] RabbitMQ management: http://127.0.0.1:15672 (guest/guest); Ctrl-C stops")
 
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         while not stopping.wait(0.5):
-            for name, process in processes.items():
-                if process.poll() is not None:
-                    _say(f"[devstack] {name} exited with {process.returncode}; stopping")
-                    stopping.set()
+            supervisor.poll()
     except KeyboardInterrupt:
         pass
     # A second Ctrl-C (or uv forwarding the first) must not cut the clean shutdown short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _say("[devstack] stopping: SIGTERM to every service, waiting for them to drain")
-    for process in processes.values():
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes.values():
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    supervisor.stop_all(timeout=30)
     if stand_in is not None:
         stand_in.stop()
     _say("[devstack] stopped")
