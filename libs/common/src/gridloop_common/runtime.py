@@ -16,6 +16,8 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 from gridloop_common.clock import Clock, SystemClock
+from gridloop_common.crash_journal import COLLECTION as CRASH_JOURNAL
+from gridloop_common.crash_journal import MongoCrashJournal, crash_journal_indexes
 from gridloop_common.messaging.consumer import Consumer, Subscription
 from gridloop_common.messaging.outgoing import Outgoing
 from gridloop_common.messaging.publisher import Publisher
@@ -81,7 +83,11 @@ class ServiceRuntime:
         background, so a service accepts work while the broker is down and catches up later."""
         await ensure_indexes(
             self.database,
-            [*self.indexes, *(i for c in self.outbox_collections for i in outbox_indexes(c))],
+            [
+                *self.indexes,
+                *(i for c in self.outbox_collections for i in outbox_indexes(c)),
+                *(crash_journal_indexes() if self.subscriptions else ()),
+            ],
         )
         try:
             await self._attach_broker()
@@ -143,6 +149,9 @@ class ServiceRuntime:
                 subscriptions=self.subscriptions,
                 retry_delays_ms=settings.retry_delays_ms,
                 metrics=self.metrics,
+                journal=MongoCrashJournal(self.collection(CRASH_JOURNAL), self.clock),
+                delivery_limit=settings.delivery_limit,
+                poison_marker=settings.gridloop_fault_poison,
             )
             await self._consumer.start()
 

@@ -30,13 +30,16 @@ class ServiceSettings(BaseSettings):
     prefetch: int = Field(default=64, ge=1, le=5000)
     # Back-off before each retry of a failed message; once spent, the message is parked.
     retry_delays_ms: Annotated[tuple[int, ...], NoDecode] = (1_000, 5_000, 30_000)
-    # Broker-side cap on redeliveries of a message that kills its consumer before any ack.
-    delivery_limit: int = Field(default=10, ge=1)
+    # A message that kills its consumer this many times is parked: counted by the consumer's
+    # crash journal, and set as the quorum inbox's x-delivery-limit (the broker's backstop).
+    delivery_limit: int = Field(default=10, ge=2)
     outbox_sweep_interval_seconds: float = Field(default=1.0, gt=0)
     # A pending outbox entry younger than this belongs to the replica that just wrote it.
     outbox_grace_seconds: float = Field(default=2.0, ge=0)
     # Test-only fault injection: the named point SIGKILLs the process (see docs/testing.md).
     gridloop_fault_point: str = ""
+    # Test-only: a message containing this text kills its consumer on every delivery.
+    gridloop_fault_poison: str = ""
 
     @field_validator("retry_delays_ms", mode="before")
     @classmethod

@@ -4,11 +4,17 @@ A handler failure is retried after a back-off (a copy goes to a TTL retry queue,
 is acked); past the last delay it is parked in `<service>.dead` with the reason. A message that
 cannot be decoded or validated is parked at once. Nothing is acked unhandled: if even the retry
 or park publish fails, the original is returned to the queue.
+
+A message redelivered by the broker (its consumer died holding it) is handled alone, between two
+lines of the crash journal (crash_journal.py): one that killed the process `delivery_limit`
+times is parked with that reason, and the messages that only shared its prefetch are not charged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +27,8 @@ from pydantic import ValidationError
 
 from gridloop_common.contracts.base import Message
 from gridloop_common.envelope import CloudEvent
+from gridloop_common.faults import crash_on_poison
+from gridloop_common.messaging.gate import SoloGate
 from gridloop_common.messaging.outgoing import Outgoing
 from gridloop_common.messaging.publisher import Publisher
 from gridloop_common.messaging.topology import Binding, dead_queue, retry_queue
@@ -72,6 +80,25 @@ class ConsumerMetrics(Protocol):
     def message_handled(self, message_type: str, outcome: str) -> None: ...
 
 
+class CrashJournal(Protocol):
+    """Where a redelivered message's handling is noted before it starts and removed after."""
+
+    async def begin(self, key: str) -> int:
+        """Note the start; return how many earlier handlings of this message never ended."""
+        ...
+
+    async def end(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a message first came from, and which attempt this is (see `_origin_of`)."""
+
+    attempt: int
+    exchange: str
+    routing_key: str
+
+
 class Consumer:
     def __init__(
         self,
@@ -82,6 +109,9 @@ class Consumer:
         subscriptions: Sequence[Subscription],
         retry_delays_ms: Sequence[int],
         metrics: ConsumerMetrics,
+        journal: CrashJournal | None = None,
+        delivery_limit: int = 10,
+        poison_marker: str = "",
     ) -> None:
         self._service = service
         self._queue = queue
@@ -89,6 +119,10 @@ class Consumer:
         self._handlers = {s.message.TYPE: s for s in subscriptions}
         self._retry_delays_ms = tuple(retry_delays_ms)
         self._metrics = metrics
+        self._journal = journal
+        self._delivery_limit = delivery_limit
+        self._poison_marker = poison_marker
+        self._gate = SoloGate()
         self._consumer_tag: str | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -111,22 +145,46 @@ class Consumer:
         self._in_flight += 1
         self._idle.clear()
         try:
-            await self._process(message)
+            if message.redelivered and self._journal is not None:
+                async with self._gate.alone():
+                    await self._process_after_crash(message, self._journal)
+            else:
+                async with self._gate.together():
+                    await self._process(message)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
 
+    async def _process_after_crash(
+        self, message: AbstractIncomingMessage, journal: CrashJournal
+    ) -> None:
+        key = _journal_key(self._service, message)
+        origin = _origin_of(message)
+        try:
+            unfinished = await journal.begin(key)
+        except Exception as error:
+            # No journal (the database is away): back off as a handler failing on it would.
+            log.exception("crash_journal_unavailable")
+            await self._retry_or_park(message, origin, error)
+            return
+        try:
+            if unfinished + 1 >= self._delivery_limit:
+                reason = (
+                    f"killed its consumer: the process died {unfinished} times while handling "
+                    "it alone after a crash (and once before); parked so the service can run"
+                )
+                log.error("message_killed_its_consumer", crashes=unfinished + 1)
+                await self._park(message, origin, reason)
+                self._metrics.message_handled("crashing", "parked")
+                return
+            await self._process(message)
+        finally:
+            with contextlib.suppress(Exception):
+                await journal.end(key)
+
     async def _process(self, message: AbstractIncomingMessage) -> None:
-        # Our own headers count only on a message that came back from a retry tier (through the
-        # default exchange, which departments cannot write to). On a message a sender published
-        # to an exchange they are the sender's word: a forged origin routing key would otherwise
-        # let one department reply as another.
-        trusted = not message.exchange
-        headers = (message.headers or {}) if trusted else {}
-        attempt = int(str(headers.get(ATTEMPT_HEADER, 1)))
-        exchange = str(headers.get(ORIGIN_EXCHANGE_HEADER, message.exchange or ""))
-        routing_key = str(headers.get(ORIGIN_ROUTING_KEY_HEADER, message.routing_key or ""))
+        origin = _origin_of(message)
         try:
             event = CloudEvent.model_validate_json(message.body)
             subscription = self._handlers.get(event.type)
@@ -134,12 +192,15 @@ class Consumer:
                 raise PermanentError(f"no handler for message type {event.type!r}")
             payload = subscription.message.model_validate(event.data)
         except (ValidationError, PermanentError) as error:
-            await self._park(message, exchange, routing_key, attempt, _reason(error))
+            await self._park(message, origin, _reason(error))
             self._metrics.message_handled("invalid", "parked")
             return
 
         delivery = Delivery(
-            event=event, exchange=exchange, routing_key=routing_key, attempt=attempt
+            event=event,
+            exchange=origin.exchange,
+            routing_key=origin.routing_key,
+            attempt=origin.attempt,
         )
         with structlog.contextvars.bound_contextvars(
             event_id=event.id,
@@ -148,61 +209,52 @@ class Consumer:
             correlation_id=event.correlationid,
         ):
             try:
+                crash_on_poison(self._poison_marker, message.body)
                 await subscription.handler(payload, delivery)
             except PermanentError as error:
                 log.warning("message_refused", reason=str(error))
-                await self._park(message, exchange, routing_key, attempt, _reason(error))
+                await self._park(message, origin, _reason(error))
                 self._metrics.message_handled(event.type, "parked")
                 return
             except Exception as error:
-                log.exception("message_failed", attempt=attempt)
-                await self._retry_or_park(message, exchange, routing_key, attempt, error)
+                log.exception("message_failed", attempt=origin.attempt)
+                await self._retry_or_park(message, origin, error)
                 self._metrics.message_handled(event.type, "failed")
                 return
             await message.ack()
             self._metrics.message_handled(event.type, "handled")
 
     async def _retry_or_park(
-        self,
-        message: AbstractIncomingMessage,
-        exchange: str,
-        routing_key: str,
-        attempt: int,
-        error: BaseException,
+        self, message: AbstractIncomingMessage, origin: _Origin, error: BaseException
     ) -> None:
-        if attempt > len(self._retry_delays_ms):
-            await self._park(message, exchange, routing_key, attempt, _reason(error))
+        if origin.attempt > len(self._retry_delays_ms):
+            await self._park(message, origin, _reason(error))
             return
-        delay = self._retry_delays_ms[attempt - 1]
+        delay = self._retry_delays_ms[origin.attempt - 1]
         copy = _copy_of(message, "", retry_queue(self._service, delay))
         await self._forward_then_ack(
             message,
             copy,
             {
-                ATTEMPT_HEADER: str(attempt + 1),
-                ORIGIN_EXCHANGE_HEADER: exchange,
-                ORIGIN_ROUTING_KEY_HEADER: routing_key,
+                ATTEMPT_HEADER: str(origin.attempt + 1),
+                ORIGIN_EXCHANGE_HEADER: origin.exchange,
+                ORIGIN_ROUTING_KEY_HEADER: origin.routing_key,
                 REASON_HEADER: _reason(error),
             },
         )
 
-    async def _park(
-        self,
-        message: AbstractIncomingMessage,
-        exchange: str,
-        routing_key: str,
-        attempt: int,
-        reason: str,
-    ) -> None:
-        log.warning("message_parked", reason=reason, attempt=attempt, routing_key=routing_key)
+    async def _park(self, message: AbstractIncomingMessage, origin: _Origin, reason: str) -> None:
+        log.warning(
+            "message_parked", reason=reason, attempt=origin.attempt, routing_key=origin.routing_key
+        )
         copy = _copy_of(message, "", dead_queue(self._service))
         await self._forward_then_ack(
             message,
             copy,
             {
-                ATTEMPT_HEADER: str(attempt),
-                ORIGIN_EXCHANGE_HEADER: exchange,
-                ORIGIN_ROUTING_KEY_HEADER: routing_key,
+                ATTEMPT_HEADER: str(origin.attempt),
+                ORIGIN_EXCHANGE_HEADER: origin.exchange,
+                ORIGIN_ROUTING_KEY_HEADER: origin.routing_key,
                 REASON_HEADER: reason,
                 PARKED_AT_HEADER: datetime.now(UTC).isoformat(),
             },
@@ -219,6 +271,26 @@ class Consumer:
             await message.nack(requeue=True)
             return
         await message.ack()
+
+
+def _origin_of(message: AbstractIncomingMessage) -> _Origin:
+    # Our own headers count only on a message that came back from a retry tier (through the
+    # default exchange, which departments cannot write to). On a message a sender published
+    # to an exchange they are the sender's word: a forged origin routing key would otherwise
+    # let one department reply as another.
+    trusted = not message.exchange
+    headers = (message.headers or {}) if trusted else {}
+    return _Origin(
+        attempt=int(str(headers.get(ATTEMPT_HEADER, 1))),
+        exchange=str(headers.get(ORIGIN_EXCHANGE_HEADER, message.exchange or "")),
+        routing_key=str(headers.get(ORIGIN_ROUTING_KEY_HEADER, message.routing_key or "")),
+    )
+
+
+def _journal_key(service: str, message: AbstractIncomingMessage) -> str:
+    # Every gridloop message has a message id; a foreign one is known by its bytes.
+    identity = message.message_id or hashlib.sha256(message.body).hexdigest()
+    return f"{service}:{identity}"
 
 
 def _copy_of(message: AbstractIncomingMessage, exchange: str, routing_key: str) -> Outgoing:
