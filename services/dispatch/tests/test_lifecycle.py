@@ -140,6 +140,12 @@ def test_a_routed_report_opens_a_dispatched_case_with_one_order_and_its_messages
     assert [line["what"] for line in change.history] == ["dispatched"]
 
 
+def test_the_completion_scale_shrinks_every_limit_alike() -> None:
+    scaled = replace(POLICY, complete_within_scale=1 / 3600)  # an hour of city life a second
+    [order] = opened(policy=scaled).case.orders
+    assert order.complete_by == NOW + timedelta(seconds=72)
+
+
 def test_ids_are_derived_so_a_redelivered_report_maps_to_the_same_case_and_messages() -> None:
     first, again = opened(), opened()
     assert first.case.case_id == again.case.case_id == case_id_for("R-1")

@@ -39,6 +39,7 @@ def policy_from(settings: DispatchSettings) -> Policy:
     return Policy(
         accept_window=timedelta(seconds=settings.sla_accept_window_seconds),
         default_complete_within_hours=settings.default_complete_within_hours,
+        complete_within_scale=settings.complete_within_scale,
         fallback_after_rejections=settings.fallback_after_rejections,
         flag_after_bounces=settings.flag_after_bounces,
         max_reopens=settings.max_reopens,

@@ -69,6 +69,7 @@ CASE_MOVES: dict[str, frozenset[str]] = {
 class Policy:
     accept_window: timedelta
     default_complete_within_hours: float = 72.0
+    complete_within_scale: float = 1.0
     fallback_after_rejections: int = 3
     flag_after_bounces: int = 2
     max_reopens: int = 2
@@ -222,7 +223,7 @@ def dispatched_event(case: Case, order: Order) -> CaseDispatched:
 def _complete_within(case: Case, policy: Policy) -> timedelta:
     category = CATEGORIES_BY_CODE.get(case.category_code)
     hours = category.complete_within_hours if category else policy.default_complete_within_hours
-    return timedelta(hours=hours)
+    return timedelta(hours=hours * policy.complete_within_scale)
 
 
 def _new_order(

@@ -18,6 +18,10 @@ class DispatchSettings(ServiceSettings):
     sla_accept_window_seconds: float = Field(default=28_800, gt=0)
     # Complete-by for an order whose category has no limit of its own (e.g. left unclassified).
     default_complete_within_hours: float = Field(default=72, gt=0)
+    # Multiplies every completion limit (the category's and the default). 1 in a city; tests,
+    # the fault suite and demos shrink hours to seconds with it, beside a short
+    # SLA_ACCEPT_WINDOW_SECONDS (the city simulator prints both for its speed).
+    complete_within_scale: float = Field(default=1.0, gt=0)
     # After this many rejections of the same share of a case, it goes to the fallback owner.
     fallback_after_rejections: int = Field(default=3, ge=1)
     # A case bounced (rejected) more than this many times is flagged.
