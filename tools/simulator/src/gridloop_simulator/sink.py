@@ -1,0 +1,81 @@
+"""The other end of notify's channels: the chat platform, the SMS gateway, the resident app.
+
+Each request is recorded by its Idempotency-Key (notify's delivery id), so the audit can tell a
+delivery made once from the same delivery repeated. A completion notice is handed to the
+reporters, who answer it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from gridloop_simulator.record import DeliveryHeard, Record
+
+ENDPOINTS = ("chat-group", "sms", "resident-app")
+# What identifies the recipient in each endpoint's body.
+ADDRESS_FIELD = {"chat-group": "group_id", "sms": "to", "resident-app": "recipient_id"}
+
+OnCompleted = Callable[[str, str], None]
+
+
+def sink_app(record: Record, on_completed: OnCompleted) -> FastAPI:
+    app = FastAPI(title="gridloop simulator: notify's receivers", docs_url=None, redoc_url=None)
+
+    async def receive(endpoint: str, request: Request) -> JSONResponse:
+        body: dict[str, Any] = await request.json()
+        heard = DeliveryHeard(
+            delivery_id=request.headers.get("Idempotency-Key") or str(body.get("delivery_id")),
+            endpoint=endpoint,
+            kind=str(body.get("kind", "")),
+            notice_id=str(body.get("notice_id", "")),
+            case_id=body.get("case_id"),
+            order_id=body.get("order_id"),
+            address=str(body.get(ADDRESS_FIELD[endpoint], "")),
+            received_at=time.time(),
+        )
+        if record.delivery_heard(heard) and heard.kind == "case_completed" and heard.case_id:
+            on_completed(heard.case_id, heard.notice_id)
+        return JSONResponse({"ok": True})
+
+    for endpoint in ENDPOINTS:
+
+        async def route(request: Request, endpoint: str = endpoint) -> JSONResponse:
+            return await receive(endpoint, request)
+
+        app.add_api_route(f"/{endpoint}", route, methods=["POST"])
+    return app
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn inside a larger program: Ctrl-C belongs to the program, not to the sink."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Sink:
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        self._server = _QuietServer(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises why it could not listen
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
