@@ -10,7 +10,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
 Document = dict[str, Any]
 Collection = AsyncCollection[Document]
@@ -27,6 +27,7 @@ __all__ = [
     "PyMongoError",
     "create_client",
     "ensure_indexes",
+    "is_unavailable",
     "ping",
 ]
 
@@ -67,3 +68,9 @@ async def ping(client: Client) -> bool:
     except PyMongoError:
         return False
     return True
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database could not be reached (down, cut off, electing): nothing wrong with the
+    work that failed, which succeeds once the server answers again."""
+    return isinstance(error, ConnectionFailure)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aio_pika
@@ -21,7 +22,12 @@ from gridloop_common.crash_journal import MongoCrashJournal, crash_journal_index
 from gridloop_common.messaging.consumer import Consumer, Subscription
 from gridloop_common.messaging.outgoing import Outgoing
 from gridloop_common.messaging.publisher import Publisher
-from gridloop_common.messaging.topology import declare_exchanges, declare_inbox
+from gridloop_common.messaging.topology import (
+    declare_exchanges,
+    declare_inbox,
+    inbox_queue,
+    retry_queue,
+)
 from gridloop_common.metrics import ServiceMetrics
 from gridloop_common.mongo import (
     Client,
@@ -30,6 +36,7 @@ from gridloop_common.mongo import (
     IndexSpec,
     create_client,
     ensure_indexes,
+    is_unavailable,
     ping,
 )
 from gridloop_common.outbox import OutboxRelay, outbox_indexes
@@ -39,6 +46,22 @@ from gridloop_common.tasks import cancel_and_wait
 log = structlog.stdlib.get_logger("gridloop.runtime")
 
 TopologyStep = Callable[[AbstractChannel], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class InboxState:
+    """How far this replica's consumer has come: what a judge of deadlines needs to know."""
+
+    # Since when it has consumed without interruption; None while the broker is away.
+    consuming_since: datetime | None
+    # Messages waiting in the inbox and its retry tiers (every replica's); None when unknown.
+    waiting: int | None
+
+    @property
+    def caught_up(self) -> bool:
+        return self.consuming_since is not None and self.waiting == 0
+
+
 # A loop the service runs for its whole life (e.g. sla-monitor's timer scan); cancelled on stop.
 BackgroundLoop = Callable[[], Awaitable[None]]
 
@@ -60,6 +83,8 @@ class ServiceRuntime:
     publisher: Publisher | None = None
     relay: OutboxRelay | None = None
     _consumer: Consumer | None = None
+    _consume_channel: AbstractChannel | None = None
+    _consuming_since: datetime | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -152,8 +177,13 @@ class ServiceRuntime:
                 journal=MongoCrashJournal(self.collection(CRASH_JOURNAL), self.clock),
                 delivery_limit=settings.delivery_limit,
                 poison_marker=settings.gridloop_fault_poison,
+                is_outage=is_unavailable,
             )
             await self._consumer.start()
+            self._consume_channel = consume_channel
+            self._consuming_since = self.clock.now()
+            connection.close_callbacks.add(self._consumer_cut_off)
+            connection.reconnect_callbacks.add(self._consumer_back)
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
@@ -167,6 +197,30 @@ class ServiceRuntime:
         for close in self.closers:
             await close()
         log.info("service_stopped")
+
+    def _consumer_cut_off(self, *_: object) -> None:
+        self._consuming_since = None
+
+    def _consumer_back(self, *_: object) -> None:
+        # The robust connection has restored the channel and its consumer.
+        self._consuming_since = self.clock.now()
+
+    async def inbox_state(self) -> InboxState:
+        """Since when this replica consumes, and how many messages wait for the service."""
+        channel = self._consume_channel
+        since = self._consuming_since
+        if channel is None or channel.is_closed or since is None:
+            return InboxState(None, None)
+        name = self.settings.service_name
+        queues = [inbox_queue(name), *(retry_queue(name, d) for d in self.settings.retry_delays_ms)]
+        try:
+            # The underlying channel: aio-pika's robust channel answers a passive declare of a
+            # queue it knows from memory, with the count as it was then.
+            underlay = await channel.get_underlay_channel()
+            counts = [(await underlay.queue_declare(q, passive=True)).message_count for q in queues]
+        except Exception:
+            return InboxState(None, None)
+        return InboxState(since, sum(c or 0 for c in counts))
 
     async def readiness(self) -> dict[str, bool]:
         broker = self.connection is not None and not self.connection.is_closed

@@ -48,6 +48,10 @@ async def test_unroutable_mandatory_message_raises(amqp: AbstractChannel) -> Non
         await publisher.publish(outgoing)
 
 
+class DatabaseAway(Exception):
+    """Stands for pymongo's ConnectionFailure: the consumer is told which errors are outages."""
+
+
 async def _run_consumer(
     amqp: AbstractChannel, handler: object, delays: tuple[int, ...] = (50, 50)
 ) -> Consumer:
@@ -65,9 +69,26 @@ async def _run_consumer(
         subscriptions=[Subscription(CaseAccepted, handler)],  # type: ignore[arg-type]
         retry_delays_ms=delays,
         metrics=ServiceMetrics("probe"),
+        is_outage=lambda error: isinstance(error, DatabaseAway),
     )
     await consumer.start()
     return consumer
+
+
+async def test_an_outage_longer_than_the_retry_tiers_parks_nothing(amqp: AbstractChannel) -> None:
+    attempts: list[int] = []
+
+    async def waits_for_the_database(event: CaseAccepted, delivery: Delivery) -> None:
+        attempts.append(delivery.attempt)
+        if len(attempts) <= 6:  # three times the two tiers: a failure would have parked it
+            raise DatabaseAway("127.0.0.1:27017: connection refused")
+
+    consumer = await _run_consumer(amqp, waits_for_the_database)
+    await Publisher(amqp, "t").publish(envelope(accepted("o9"), source="t", time=datetime.now(UTC)))
+    await eventually(lambda: asyncio.sleep(0, len(attempts) >= 7), what="handled after the outage")
+    await consumer.stop()
+    assert attempts == [1] * 7, "waiting for the database spends no attempt"
+    assert await (await amqp.get_queue(dead_queue("probe"))).get(fail=False) is None
 
 
 async def test_handler_failure_is_retried_then_succeeds(amqp: AbstractChannel) -> None:

@@ -234,7 +234,6 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
         feedback_base_url=settings.feedback_base_url,
         configured_channels=settings.configured_channels(),
         clock=clock,
-        retry_delays_ms=settings.retry_delays_ms,
     )
     runtime.subscriptions = subscriptions(handlers)
     runtime.background = [*(worker.run for worker in workers), housekeeping]

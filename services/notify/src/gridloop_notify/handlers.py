@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -43,11 +42,6 @@ class ReplyAddressUnknown(Exception):
     """The case event overtook its report.received; retried until the record is there."""
 
 
-def is_final_attempt(attempt: int, retry_delays_ms: Sequence[int]) -> bool:
-    """Mirrors the shared consumer: a failure on attempt N parks once N exceeds the tiers."""
-    return attempt > len(retry_delays_ms)
-
-
 @dataclass(frozen=True)
 class NotifyHandlers:
     desk: NoticeDesk
@@ -58,7 +52,6 @@ class NotifyHandlers:
     feedback_base_url: str
     configured_channels: frozenset[str]
     clock: Clock
-    retry_delays_ms: Sequence[int]
 
     # --- reporters' reply addresses ---
 
@@ -112,7 +105,7 @@ class NotifyHandlers:
             found = await self.reporters.for_report(event.report_id)
             if found is not None:
                 return found
-            if not is_final_attempt(delivery.attempt, self.retry_delays_ms):
+            if not delivery.last_attempt:
                 raise ReplyAddressUnknown(f"no report.received seen for {event.report_id} yet")
             log.warning("reply_address_unknown", report_id=event.report_id)
         if event.reporter_id is None and event.report_id is None:

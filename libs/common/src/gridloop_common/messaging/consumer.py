@@ -36,6 +36,8 @@ from gridloop_common.messaging.topology import Binding, dead_queue, retry_queue
 log = structlog.stdlib.get_logger("gridloop.consumer")
 
 ATTEMPT_HEADER = "x-gridloop-attempt"
+# Waits for a dependency that was down (the database): they spend no attempt of the message.
+OUTAGE_HEADER = "x-gridloop-outage-waits"
 REASON_HEADER = "x-gridloop-reason"
 ORIGIN_EXCHANGE_HEADER = "x-gridloop-original-exchange"
 ORIGIN_ROUTING_KEY_HEADER = "x-gridloop-original-routing-key"
@@ -55,6 +57,9 @@ class Delivery:
     # As first published: the sender's routing key even after retries (see ORIGIN_* headers).
     routing_key: str
     attempt: int
+    # No retry follows a failure of this attempt: it would be parked. A handler waiting for an
+    # earlier message to land (an event that overtook another) decides now what it can.
+    last_attempt: bool = False
 
     @property
     def event_id(self) -> str:
@@ -97,6 +102,7 @@ class _Origin:
     attempt: int
     exchange: str
     routing_key: str
+    outage_waits: int = 0
 
 
 class Consumer:
@@ -112,6 +118,7 @@ class Consumer:
         journal: CrashJournal | None = None,
         delivery_limit: int = 10,
         poison_marker: str = "",
+        is_outage: Callable[[BaseException], bool] = lambda _: False,
     ) -> None:
         self._service = service
         self._queue = queue
@@ -122,6 +129,7 @@ class Consumer:
         self._journal = journal
         self._delivery_limit = delivery_limit
         self._poison_marker = poison_marker
+        self._is_outage = is_outage
         self._gate = SoloGate()
         self._consumer_tag: str | None = None
         self._in_flight = 0
@@ -165,8 +173,11 @@ class Consumer:
             unfinished = await journal.begin(key)
         except Exception as error:
             # No journal (the database is away): back off as a handler failing on it would.
-            log.exception("crash_journal_unavailable")
-            await self._retry_or_park(message, origin, error)
+            log.warning("crash_journal_unavailable", reason=_reason(error)[:200])
+            if self._is_outage(error):
+                await self._wait_out(message, origin, error)
+            else:
+                await self._retry_or_park(message, origin, error)
             return
         try:
             if unfinished + 1 >= self._delivery_limit:
@@ -184,6 +195,7 @@ class Consumer:
                 await journal.end(key)
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
+        crash_on_poison(self._poison_marker, message.body)
         origin = _origin_of(message)
         try:
             event = CloudEvent.model_validate_json(message.body)
@@ -201,6 +213,7 @@ class Consumer:
             exchange=origin.exchange,
             routing_key=origin.routing_key,
             attempt=origin.attempt,
+            last_attempt=origin.attempt > len(self._retry_delays_ms),
         )
         with structlog.contextvars.bound_contextvars(
             event_id=event.id,
@@ -209,7 +222,6 @@ class Consumer:
             correlation_id=event.correlationid,
         ):
             try:
-                crash_on_poison(self._poison_marker, message.body)
                 await subscription.handler(payload, delivery)
             except PermanentError as error:
                 log.warning("message_refused", reason=str(error))
@@ -217,6 +229,13 @@ class Consumer:
                 self._metrics.message_handled(event.type, "parked")
                 return
             except Exception as error:
+                if self._is_outage(error):
+                    # Not the message's fault: it waits for the database without spending an
+                    # attempt, however long the outage (a good message is never parked for it).
+                    log.warning("message_waits_for_an_outage", reason=_reason(error)[:200])
+                    await self._wait_out(message, origin, error)
+                    self._metrics.message_handled(event.type, "delayed")
+                    return
                 log.exception("message_failed", attempt=origin.attempt)
                 await self._retry_or_park(message, origin, error)
                 self._metrics.message_handled(event.type, "failed")
@@ -237,6 +256,27 @@ class Consumer:
             copy,
             {
                 ATTEMPT_HEADER: str(origin.attempt + 1),
+                ORIGIN_EXCHANGE_HEADER: origin.exchange,
+                ORIGIN_ROUTING_KEY_HEADER: origin.routing_key,
+                REASON_HEADER: _reason(error),
+            },
+        )
+
+    async def _wait_out(
+        self, message: AbstractIncomingMessage, origin: _Origin, error: BaseException
+    ) -> None:
+        """Back off through the retry tiers as a failure would, keeping the attempt number."""
+        tier = min(origin.outage_waits, len(self._retry_delays_ms) - 1)
+        if tier < 0:  # no retry tiers configured: nowhere to wait but the inbox
+            await message.nack(requeue=True)
+            return
+        copy = _copy_of(message, "", retry_queue(self._service, self._retry_delays_ms[tier]))
+        await self._forward_then_ack(
+            message,
+            copy,
+            {
+                ATTEMPT_HEADER: str(origin.attempt),
+                OUTAGE_HEADER: str(origin.outage_waits + 1),
                 ORIGIN_EXCHANGE_HEADER: origin.exchange,
                 ORIGIN_ROUTING_KEY_HEADER: origin.routing_key,
                 REASON_HEADER: _reason(error),
@@ -284,6 +324,7 @@ def _origin_of(message: AbstractIncomingMessage) -> _Origin:
         attempt=int(str(headers.get(ATTEMPT_HEADER, 1))),
         exchange=str(headers.get(ORIGIN_EXCHANGE_HEADER, message.exchange or "")),
         routing_key=str(headers.get(ORIGIN_ROUTING_KEY_HEADER, message.routing_key or "")),
+        outage_waits=int(str(headers.get(OUTAGE_HEADER, 0))),
     )
 
 
@@ -311,6 +352,9 @@ def _copy_of(message: AbstractIncomingMessage, exchange: str, routing_key: str) 
 
 
 def _reason(error: BaseException) -> str:
+    if isinstance(error, PermanentError):
+        # A handler's verdict is its own words, starting with its code ("not_your_order: ...").
+        return str(error)[:1000]
     if isinstance(error, ValidationError):
         problems = "; ".join(
             f"{'.'.join(str(p) for p in item['loc']) or '(body)'}: {item['msg']}"
