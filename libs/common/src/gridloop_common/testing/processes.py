@@ -12,13 +12,9 @@ from pathlib import Path
 
 import httpx
 
-SERVICES: dict[str, tuple[str, int]] = {
-    "intake": ("gridloop_intake", 8001),
-    "dispatch": ("gridloop_dispatch", 8002),
-    "sla-monitor": ("gridloop_sla_monitor", 8003),
-    "scoring": ("gridloop_scoring", 8004),
-    "notify": ("gridloop_notify", 8005),
-}
+from gridloop_common.services import SERVICES
+
+__all__ = ["SERVICES", "ServiceProcess"]
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""A loopback TCP forwarder that tests start and stop to make a server appear or vanish."""
+"""A loopback TCP forwarder that tests start and stop to make a server appear or vanish.
+
+Stopping it closes the listening socket and every connection through it, as a cut network or
+a dead host would to a client; a target that refuses is passed on as a closed connection.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,11 @@ class TcpProxy:
         await asyncio.gather(*self._pipes, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.close()  # the target is away: the client sees its connection closed
+            return
         for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
             task = asyncio.create_task(_pipe(source, sink))
             self._pipes.add(task)
@@ -37,6 +45,8 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         while data := await reader.read(65536):
             writer.write(data)
             await writer.drain()
+    except OSError:
+        pass  # the other side reset the connection: this direction ends too
     finally:
         with contextlib.suppress(Exception):
             writer.close()

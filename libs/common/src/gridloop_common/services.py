@@ -1,0 +1,11 @@
+"""The services of gridloop by name: the module that runs each and its default HTTP port."""
+
+from __future__ import annotations
+
+SERVICES: dict[str, tuple[str, int]] = {
+    "intake": ("gridloop_intake", 8001),
+    "dispatch": ("gridloop_dispatch", 8002),
+    "sla-monitor": ("gridloop_sla_monitor", 8003),
+    "scoring": ("gridloop_scoring", 8004),
+    "notify": ("gridloop_notify", 8005),
+}
