@@ -26,6 +26,7 @@ from gridloop_sla_monitor.clocks import (
     extension,
     fraction,
     in_time,
+    judged_until,
     late_seconds,
     lineage,
     marks_for,
@@ -335,3 +336,37 @@ def test_a_late_acceptance_after_a_breach_is_recorded_as_settled_late() -> None:
     assert event.late_seconds == 3 * 3600
     assert event.breached_at == breached
     assert event.settled_at == accepted
+
+
+# --- judging a deadline ----------------------------------------------------------------------
+
+GRACE = timedelta(seconds=5)
+T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+def test_nothing_is_judged_before_the_consumer_has_been_caught_up_for_the_grace() -> None:
+    assert judged_until(None, T0, T0, True, GRACE) is None
+    assert judged_until(None, T0 + timedelta(seconds=4), T0, True, GRACE) is None
+    assert judged_until(None, T0 + GRACE, T0, True, GRACE) == T0
+
+
+def test_the_judged_moment_trails_now_by_the_grace_while_caught_up() -> None:
+    now = T0 + timedelta(minutes=1)
+    assert judged_until(T0, now, T0, True, GRACE) == now - GRACE
+
+
+def test_it_stands_still_while_the_broker_is_away_or_messages_wait() -> None:
+    now = T0 + timedelta(minutes=1)
+    assert judged_until(T0, now, None, False, GRACE) == T0  # not consuming
+    assert judged_until(T0, now, T0, False, GRACE) == T0  # a backlog waits
+    # Reconnected a moment ago: what others kept while it was away may still be arriving.
+    assert judged_until(T0, now, now - timedelta(seconds=1), True, GRACE) == T0
+
+
+def test_it_never_moves_back() -> None:
+    later = T0 + timedelta(minutes=5)
+    assert judged_until(later, T0 + timedelta(minutes=1), T0, True, GRACE) == later
+
+
+def test_without_a_grace_a_caught_up_consumer_judges_up_to_now() -> None:
+    assert judged_until(None, T0, T0, True, timedelta(0)) == T0

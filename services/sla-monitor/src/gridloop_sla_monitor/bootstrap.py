@@ -61,6 +61,8 @@ def build_deps(settings: SlaMonitorSettings, clock: Clock | None = None) -> SlaM
         tick_seconds=settings.sla_tick_seconds,
         batch=settings.sla_scan_batch,
         concurrency=settings.sla_fire_concurrency,
+        inbox=runtime.inbox_state,
+        grace=timedelta(seconds=settings.sla_evidence_grace_seconds),
     )
     # Newly held partitions may hold clocks already due (a dead replica's): scan them at once.
     leases.on_change = scanner.nudge

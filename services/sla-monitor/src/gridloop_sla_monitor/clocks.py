@@ -76,6 +76,26 @@ def stored_precision(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
+def judged_until(
+    previous: datetime | None,
+    now: datetime,
+    consuming_since: datetime | None,
+    caught_up: bool,
+    grace: timedelta,
+) -> datetime | None:
+    """The latest moment whose marks may be judged now: every case event from before it has
+    reached this replica, as far as it can tell (None: nothing may be judged yet).
+
+    It moves to `now - grace` only while the consumer is caught up (connected, nothing waiting)
+    and has been connected for `grace`; otherwise it stays where it was. After an outage, what
+    other services stored meanwhile has `grace` to arrive before any mark is judged.
+    """
+    if consuming_since is None or not caught_up or now - consuming_since < grace:
+        return previous
+    candidate = now - grace
+    return candidate if previous is None or candidate > previous else previous
+
+
 def in_time(at: datetime, due_at: datetime) -> bool:
     """The deadline itself still counts as in time."""
     return stored_precision(at) <= stored_precision(due_at)

@@ -34,6 +34,7 @@ from gridloop_sla_monitor.clocks import (
     Verdict,
     breach_event,
     extension,
+    in_time,
     late_seconds,
     lineage,
     met_event,
@@ -139,7 +140,7 @@ class ClockHandlers:
         kind = lineage(event.dispatch_reason, event.role, event.previous_order_id)
         if kind is Lineage.PREVIOUS_ORDER and event.previous_order_id is not None:
             previous = await self.timers.get(timer_id(event.previous_order_id, ACCEPT))
-            if previous is None and delivery.attempt == 1:
+            if previous is None and not delivery.last_attempt:
                 raise ClockNotStarted(
                     f"the order {event.previous_order_id} that {event.order_id} replaces has no "
                     "clock yet; retrying while its dispatch lands"
@@ -206,7 +207,11 @@ class ClockHandlers:
 
     async def on_completed(self, event: CaseCompleted, delivery: Delivery) -> None:
         accept = await self._accept_clock(event.order_id)
-        # A completion is an acceptance too, if none was ever reported.
+        # Dispatch completes only accepted orders: an accept clock still running means the
+        # acceptance is on its way (overtaken in the inbox). Judged by the completion's time
+        # it might look late; wait for it, and only on the last attempt count the completion as
+        # the acceptance.
+        self._acceptance_first(accept, event.completed_at, delivery)
         await self._settle(accept, event.completed_at, delivery, how="completed")
         complete = await self.timers.get(accept["complete_timer"])
         if complete is not None and complete["order_id"] == event.order_id:
@@ -218,8 +223,20 @@ class ClockHandlers:
                 timer=accept["complete_timer"],
             )
         if event.case_complete:
-            # The lead's report ends the case: no unit's clock of it is left waiting.
+            # The lead's report ends the case: no unit's clock of it is left waiting. A unit's
+            # own completion may still be on its way (it overtook nothing in time, only in the
+            # inbox): wait for it through the retry tiers before stopping its clock unjudged.
+            await self._settled_first(event.case_id, delivery, other_than=event.order_id)
             await self._stop_case(event.case_id, "case_completed", event.completed_at)
+
+    @staticmethod
+    def _acceptance_first(accept: Document, at: datetime, delivery: Delivery) -> None:
+        running = accept["state"] == TimerState.RUNNING.value
+        if running and not in_time(at, accept["due_at"]) and not delivery.last_attempt:
+            raise ClockNotStarted(
+                f"{accept['_id']} still running at a reply after its deadline: its acceptance "
+                "may still be on its way; retrying"
+            )
 
     async def _accept_clock(self, order_id: str) -> Document:
         document = await self.timers.get(timer_id(order_id, ACCEPT))
@@ -294,6 +311,9 @@ class ClockHandlers:
 
     async def on_rejected(self, event: CaseRejected, delivery: Delivery) -> None:
         document = await self._accept_clock(event.order_id)
+        # An accepted order may be rejected too: a late rejection of a clock still running may
+        # have overtaken the acceptance that met it.
+        self._acceptance_first(document, event.rejected_at, delivery)
         timer: str = document["_id"]
         for _ in range(MAX_PASSES):
             outcome = reject(TimerState(document["state"]), event.rejected_at, document["due_at"])
@@ -407,7 +427,20 @@ class ClockHandlers:
     # --- closing: every clock of the case stops -----------------------------------------------
 
     async def on_closed(self, event: CaseClosed, delivery: Delivery) -> None:
+        # A case closes only after its completion: a clock still open here is one whose
+        # acceptance or completion is still on its way, not one to stop without a verdict.
+        await self._settled_first(event.case_id, delivery)
         await self._stop_case(event.case_id, "case_closed", event.closed_at)
+
+    async def _settled_first(self, case_id: str, delivery: Delivery, other_than: str = "") -> None:
+        if delivery.last_attempt:
+            return
+        open_clocks = await self.timers.open_clocks_of_case(case_id, other_than)
+        if open_clocks:
+            raise ClockNotStarted(
+                f"{len(open_clocks)} clock(s) of case {case_id} still open: their acceptance or "
+                "completion has not been handled yet; retrying"
+            )
 
     async def _stop_case(self, case_id: str, reason: str, at: datetime) -> None:
         stopped = await self.timers.stop_case(case_id, reason, at, self.clock.now())

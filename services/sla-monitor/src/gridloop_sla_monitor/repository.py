@@ -176,6 +176,13 @@ class TimerRepository:
         ).sort("started_at", 1)
         return [document async for document in cursor]
 
+    async def open_clocks_of_case(self, case_id: str, other_than: str = "") -> list[str]:
+        """Ids of the case's clocks still open (but those of `other_than`, an order id)."""
+        cursor = self.timers.find(
+            {"case_id": case_id, "state": {"$in": list(OPEN_STATES)}}, {"_id": 1, "order_id": 1}
+        )
+        return [d["_id"] async for d in cursor if d.get("order_id") != other_than]
+
     async def upcoming(self, partition: int, until: datetime, limit: int) -> list[Document]:
         """Clocks of one partition whose next mark falls by `until`, earliest first."""
         cursor = (

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import heapq
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,11 +15,13 @@ import structlog
 from gridloop_common.clock import Clock
 from gridloop_common.contracts import SlaEvent
 from gridloop_common.mongo import Document
+from gridloop_common.runtime import InboxState
 from gridloop_sla_monitor.clocks import (
     TimerState,
     Verdict,
     breach_event,
     crossing,
+    judged_until,
     next_mark,
     warning_event,
 )
@@ -47,6 +49,11 @@ class TimerScanner:
     and sleeps until the earliest. So a mark is announced when it falls due, not up to a tick
     later, and the database is asked once per tick however many marks fall due. An entry that
     went stale meanwhile (accepted, extended, fired by another replica) fails its claim.
+
+    A mark is judged `grace` after it falls due, and only once the consumer is caught up
+    (`clocks.judged_until`): an acceptance made in time but still on its way (in dispatch's
+    outbox through a broker outage, in this inbox after a restart) is heard before the verdict.
+    Without an `inbox` probe (unit tests) every mark is judged when due.
     """
 
     def __init__(
@@ -58,6 +65,8 @@ class TimerScanner:
         tick_seconds: float,
         batch: int,
         concurrency: int,
+        inbox: Callable[[], Awaitable[InboxState]] | None = None,
+        grace: timedelta = timedelta(0),
     ) -> None:
         self.timers = timers
         self.clock = clock
@@ -74,6 +83,10 @@ class TimerScanner:
         self._refresh_at = 0.0  # monotonic
         self._refresh_requested = True
         self._full = False
+        self._inbox = inbox
+        self._grace = grace
+        self._judged: datetime | None = None
+        self._inbox_checked_at = 0.0  # monotonic
 
     def nudge(self, at: datetime | None = None) -> None:
         """A clock was armed or moved to `at`, or the leases changed (None): if it falls within
@@ -86,12 +99,30 @@ class TimerScanner:
         while True:
             if self._refresh_requested or time.monotonic() >= self._refresh_at:
                 await self.refresh()
+            await self._judge()
             await self.fire_due()
             await self._sleep()
+
+    async def _judge(self) -> None:
+        """Move the judged moment on, asking the broker about the inbox at most every 0.2 s."""
+        now = self.clock.now()
+        if self._inbox is None:
+            self._judged = now
+            return
+        if not self._heap or self._heap[0][0] > now - self._grace:
+            return  # nothing could be judged yet: spare the broker the question
+        if time.monotonic() - self._inbox_checked_at < 0.2:
+            return
+        self._inbox_checked_at = time.monotonic()
+        state = await self._inbox()
+        self._judged = judged_until(
+            self._judged, self.clock.now(), state.consuming_since, state.caught_up, self._grace
+        )
 
     async def scan_once(self) -> ScanResult:
         """Read the schedule afresh and fire everything due by now."""
         await self.refresh()
+        await self._judge()
         fired = await self.fire_due()
         return ScanResult(fired, self._heap[0][0] if self._heap else None, self._full)
 
@@ -124,48 +155,51 @@ class TimerScanner:
             self._refresh_at = time.monotonic() + max(0.0, (horizon - now).total_seconds())
 
     def _due_now(self) -> bool:
-        return bool(self._heap) and self._heap[0][0] <= self.clock.now()
+        return bool(self._heap) and self._judged is not None and self._heap[0][0] <= self._judged
 
     async def fire_due(self) -> int:
-        """Claim every scheduled mark due by now, a round at a time (the relay publishes)."""
+        """Claim every scheduled mark judged due, a round at a time (the relay publishes)."""
         fired = 0
         owned = set(self._owned())
         while self._due_now():
-            now = self.clock.now()
+            assert self._judged is not None
+            judged = self._judged
             round_: list[Document] = []
-            while self._heap and self._heap[0][0] <= now and len(round_) < self._round:
+            while self._heap and self._heap[0][0] <= judged and len(round_) < self._round:
                 _, timer = heapq.heappop(self._heap)
                 document = self._scheduled.pop(timer, None)
                 # A partition lost since the read is another replica's now.
                 if document is not None and document["partition"] in owned:
                     round_.append(document)
-            outcomes = await asyncio.gather(*(self._fire_limited(d, now) for d in round_))
+            now = self.clock.now()
+            outcomes = await asyncio.gather(*(self._fire_limited(d, now, judged) for d in round_))
             fired += sum(outcomes)
         return fired
 
     async def _sleep(self) -> None:
         delay = max(0.0, self._refresh_at - time.monotonic())
         if self._heap:
-            until_due = (self._heap[0][0] - self.clock.now()).total_seconds()
-            delay = min(delay, max(0.0, until_due))
+            until_due = (self._heap[0][0] + self._grace - self.clock.now()).total_seconds()
+            # Due but not judged yet (the consumer behind): look again shortly, not at once.
+            delay = min(delay, max(0.2 if until_due <= 0 and self._inbox else 0.0, until_due))
         self._wake.clear()
         if self._refresh_requested:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
-    async def _fire_limited(self, document: Document, now: datetime) -> bool:
+    async def _fire_limited(self, document: Document, now: datetime, judged: datetime) -> bool:
         async with self._concurrency:
-            return await self.fire(document, now)
+            return await self.fire(document, now, judged)
 
-    async def fire(self, document: Document, now: datetime) -> bool:
-        """Claim the most severe mark `document` has passed, its event stored in the timer's
-        outbox by the same update and handed to the relay; False if another writer changed the
-        clock first."""
+    async def fire(self, document: Document, now: datetime, judged: datetime | None = None) -> bool:
+        """Claim the most severe mark `document` has passed by `judged` (default: now), its
+        event stored in the timer's outbox by the same update and handed to the relay; False if
+        another writer changed the clock first."""
         timer: str = document["_id"]
         marks = marks_of(document)
         passed: int = document.get("passed", 0)
-        cross = crossing(marks, passed, now)
+        cross = crossing(marks, passed, judged or now)
         if cross is None:
             return False
         facts = facts_of(document)

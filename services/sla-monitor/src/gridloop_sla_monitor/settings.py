@@ -37,6 +37,11 @@ class SlaMonitorSettings(ServiceSettings):
     sla_lease_seconds: float = Field(default=10.0, ge=0.3, le=600)
     # Empty: host name, process id and a random suffix.
     sla_replica_id: str = ""
+    # How long a case event may take from dispatch's write to this inbox. A mark is judged this
+    # long after it falls due, and only while the consumer has been connected this long with
+    # nothing waiting in its inbox: an acceptance made in time but still on its way must not be
+    # announced as a breach (see the README, "Judging a deadline").
+    sla_evidence_grace_seconds: float = Field(default=5.0, ge=0, le=3600)
 
     @field_validator("sla_warning_thresholds", mode="before")
     @classmethod

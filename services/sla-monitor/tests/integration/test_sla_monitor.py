@@ -239,6 +239,9 @@ def service_settings(isolated: Isolated, **overrides: Any) -> SlaMonitorSettings
         "sla_warning_thresholds": (0.5, 0.75),
         "outbox_sweep_interval_seconds": 0.2,
         "outbox_grace_seconds": 0.5,
+        # The manual clock stands still between steps: judge a mark as soon as it is due and
+        # the inbox is empty (the grace has tests of its own).
+        "sla_evidence_grace_seconds": 0,
         **overrides,
     }
     return SlaMonitorSettings(**values)
@@ -290,6 +293,7 @@ async def _all_leased(deps: SlaMonitorDeps) -> bool:
     return len(deps.leases.owned()) == deps.settings.sla_partitions
 
 
+MINUTE = timedelta(minutes=1)
 WARNING = f"sla.warning.accept.{CITY}"
 BREACHED = f"sla.breached.accept.{CITY}"
 MET = f"sla.met.accept.{CITY}"
@@ -369,6 +373,55 @@ async def test_accepted_in_time_is_met_even_when_the_acceptance_overtakes_its_di
         assert sla.probe.keys(order) == [MET]
         accept = (await sla.clocks(order))["clocks"][0]
         assert (accept["state"], accept["verdict"]) == ("met", "met")
+
+
+async def test_an_acceptance_made_in_time_but_heard_after_the_deadline_is_met_not_breached(
+    sla: Sla,
+) -> None:
+    # Two minutes for a case event to arrive (the default is seconds; the clock is manual).
+    await sla.start_service(sla_evidence_grace_seconds=120)
+    start = sla.clock.now()
+    await sla.publish(dispatched("o-slow-news", at=start))
+    await sla.clocks("o-slow-news")
+    # The deadline passes here before the acceptance, made a second before it, arrives (it
+    # waited in dispatch's outbox through a broker outage): within the grace nothing is judged.
+    await sla.advance(8 * HOUR + timedelta(seconds=30))
+    await sla.publish(accepted("o-slow-news", at=start + 8 * HOUR - timedelta(seconds=1)))
+    [met] = await sla.probe.arrived("o-slow-news", MET)
+    assert at(met, "met_at") == start + 8 * HOUR - timedelta(seconds=1)
+    await sla.advance(timedelta(minutes=5))
+    await sla.quiet_marker("slow-news")
+    keys = sla.probe.keys("o-slow-news")
+    assert BREACHED not in keys and keys[-1] == MET
+
+
+async def test_a_completion_that_overtakes_the_acceptance_waits_for_it(sla: Sla) -> None:
+    # The scan judges nothing younger than 58 minutes here: only the handlers decide.
+    await sla.start_service(sla_evidence_grace_seconds=3500)
+    now = sla.clock.now()
+    await sla.publish(dispatched("o-overtaken", at=now, accept=HOUR / 2, complete=4 * HOUR))
+    await sla.clocks("o-overtaken")
+    await sla.advance(HOUR + 20 * MINUTE)
+    # Accepted after ten minutes, completed after eighty: the completion is handled first.
+    await sla.publish(completed("o-overtaken", at=now + HOUR + 20 * MINUTE))
+    await sla.publish(accepted("o-overtaken", at=now + 10 * MINUTE))
+    await sla.probe.arrived("o-overtaken", MET)
+    await sla.probe.arrived("o-overtaken", f"sla.met.complete.{CITY}")
+    await sla.quiet_marker("overtaken")
+    assert BREACHED not in sla.probe.keys("o-overtaken")
+
+
+async def test_a_deadline_is_judged_once_the_grace_has_passed(sla: Sla) -> None:
+    await sla.start_service(sla_evidence_grace_seconds=120)
+    start = sla.clock.now()
+    await sla.publish(dispatched("o-silent", at=start, accept=HOUR))
+    await sla.clocks("o-silent")
+    await sla.advance(HOUR + timedelta(seconds=119))
+    await sla.quiet_marker("silent-early")
+    assert BREACHED not in sla.probe.keys("o-silent")
+    await sla.advance(timedelta(seconds=2))
+    [breach] = await sla.probe.arrived("o-silent", BREACHED)
+    assert at(breach, "deadline") == start + HOUR
 
 
 async def test_replies_dated_past_the_deadline_breach_even_before_the_scan_sees_it(
