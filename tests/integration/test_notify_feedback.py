@@ -191,11 +191,15 @@ async def test_each_reporter_hears_accepted_completed_closed_on_their_own_channe
     assert "open311" in o311_detail["recipients"][0]["last_error"]
     assert o311_detail["recipients"][0]["status"] == "skipped"
 
-    # The case closed: notify forgot its reporters' addresses; none was ever logged.
+    # The case closed: notify forgot its reporters' addresses (keeping that the case closed);
+    # none was ever logged.
     reporters = mongo_client[isolated.database("notify")]["reporters"]
-    assert await reporters.find_one({"_id": reports["sms"]}) is None
-    assert await reporters.find_one({"_id": reports["linked"]}) is None
-    assert await reporters.find_one({"_id": reports["chat"]}) is not None
+    for closed in (reports["sms"], reports["linked"]):
+        forgotten = await reporters.find_one({"_id": closed})
+        assert forgotten is not None and forgotten["closed"] is True
+        assert "reply_address" not in forgotten and "reply_channel" not in forgotten
+    kept = await reporters.find_one({"_id": reports["chat"]})
+    assert kept is not None and kept["reply_address"]
     for secret in (phone, linked_phone, mail):
         assert secret not in log_text
 

@@ -22,6 +22,7 @@ from gridloop_common.registry import UnknownAreaError, load_registry
 from gridloop_notify.audience import Audience
 from gridloop_notify.delivery import RECORD_ONLY
 from gridloop_notify.notices import (
+    CLOSED_REASON,
     OPEN311_REASON,
     REPORTER_WEBHOOK_SIGNER,
     Endpoints,
@@ -96,6 +97,13 @@ def test_an_unconfigured_channel_or_missing_webhook_is_recorded_with_the_reason(
         "the sms channel is not configured",
         "no reply channel, and NOTIFY_REPORTER_WEBHOOK_URL is empty",
     ]
+
+
+def test_news_for_a_closed_case_is_recorded_not_sent_on_another_channel() -> None:
+    # An acceptance redelivered after the closure: the address is gone, the webhook is no
+    # substitute for the reporter's own channel.
+    late = ReplyRecord("R-1", "P-R-1", None, closed=True)
+    assert routed([late]) == {RECORD_ONLY: [("P-R-1", CLOSED_REASON)]}
 
 
 def test_the_reporter_webhook_is_signed_with_its_own_setting() -> None:

@@ -72,6 +72,9 @@ class ReplyRecord:
     report_id: str
     reporter_id: str | None
     reply_to: ReplyAddress | None
+    # The case closed and its addresses are forgotten: news arriving after that (an acceptance
+    # delayed past the closure by a redelivery) is recorded, not sent on another channel.
+    closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,9 @@ def notice_id(kind: NoticeKind, *key: str) -> str:
 # --- reporters ---
 
 
+CLOSED_REASON = "the case had closed before this news came; its reply addresses are forgotten"
+
+
 def reporter_segments(records: Iterable[ReplyRecord], endpoints: Endpoints) -> tuple[Segment, ...]:
     """Each reporter on the channel they reported through; one message per chat group, phone
     or address even when several linked reports came from it."""
@@ -125,6 +131,8 @@ def _reply_route(record: ReplyRecord, endpoints: Endpoints) -> tuple[str, Recipi
     reply = record.reply_to
     reporter = record.reporter_id or record.report_id
     channel = reply.channel if reply is not None else "none"
+    if record.closed:
+        return RECORD_ONLY, Recipient(reporter, "", skip_reason=CLOSED_REASON)
     if channel == "open311":
         return RECORD_ONLY, Recipient(reporter, "", skip_reason=OPEN311_REASON)
     if channel in ("chat_group", "sms", "email") and reply is not None and reply.address:

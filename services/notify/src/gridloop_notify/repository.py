@@ -441,7 +441,8 @@ class BatchRepository:
 
 
 class ReporterRepository:
-    """report id → how to answer its reporter; kept until the case closes."""
+    """report id → how to answer its reporter; the address is kept until the case closes,
+    the record after it (without the address), so late news is known to be late."""
 
     def __init__(self, reporters: Collection) -> None:
         self.reporters = reporters
@@ -477,9 +478,13 @@ class ReporterRepository:
         return [_record(own)] + [_record(d) async for d in cursor]
 
     async def forget(self, report_ids: Iterable[str]) -> None:
+        """Drop the reply addresses of a closed case's reports; keep that they closed."""
         ids = sorted(set(report_ids))
         if ids:
-            await self.reporters.delete_many({"_id": {"$in": ids}})
+            await self.reporters.update_many(
+                {"_id": {"$in": ids}},
+                {"$set": {"closed": True}, "$unset": {"reply_channel": "", "reply_address": ""}},
+            )
 
 
 def _record(document: Mapping[str, Any]) -> ReplyRecord:
@@ -487,7 +492,9 @@ def _record(document: Mapping[str, Any]) -> ReplyRecord:
     reply = (
         ReplyAddress(channel=channel, address=document.get("reply_address")) if channel else None
     )
-    return ReplyRecord(document["_id"], document.get("reporter_id"), reply)
+    return ReplyRecord(
+        document["_id"], document.get("reporter_id"), reply, bool(document.get("closed"))
+    )
 
 
 # --- subscriptions ---
