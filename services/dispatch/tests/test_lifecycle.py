@@ -205,6 +205,19 @@ def test_accept_then_progress_then_complete_walks_the_case_to_completed() -> Non
     assert isinstance(event, CaseCompleted) and event.case_complete
 
 
+def test_a_progress_note_handled_after_the_completion_is_kept_and_moves_nothing() -> None:
+    case = completed(accepted(opened().case))
+    order = case.orders[0]
+    note = ReportProgress(order_id=order.order_id, department="city-mgmt", note="材料已到")
+    step = changed(reply(case, note))
+    assert step.case.status == "completed"
+    assert step.case.orders[0].status == "completed"
+    assert step.case.orders[0].progress_reports == 1
+    assert step.messages == ()
+    [line] = step.history
+    assert (line["what"], line["after_completion"]) == ("progress", True)
+
+
 def test_an_illegal_transition_is_refused_with_what_was_allowed() -> None:
     case = opened().case
     order = case.orders[0]

@@ -50,7 +50,9 @@ from gridloop_dispatch.routing import Route, RoutingRule, Triage, route_category
 ORDER_MOVES: dict[str, dict[str, OrderStatus]] = {
     "accept": {"dispatched": "accepted"},
     "reject": {"dispatched": "rejected", "accepted": "rejected"},
-    "progress": {"accepted": "in_progress", "in_progress": "in_progress"},
+    # From completed: a note sent before the completion and handled after it (replies are
+    # handled concurrently) is the department's word all the same; it changes no state.
+    "progress": {"accepted": "in_progress", "in_progress": "in_progress", "completed": "completed"},
     "complete": {"accepted": "completed", "in_progress": "completed"},
     "request-extension": {"accepted": "accepted", "in_progress": "in_progress"},
 }
@@ -532,7 +534,12 @@ def _fallback_if_due(change: Change, rejected: Order, policy: Policy, act: Act) 
 
 
 def _progress(case: Case, order: Order, reply: ReportProgress, act: Act) -> Change:
-    working = replace(order, status="in_progress", progress_reports=order.progress_reports + 1)
+    late = order.status == "completed"
+    working = replace(
+        order,
+        status=order.status if late else "in_progress",
+        progress_reports=order.progress_reports + 1,
+    )
     line = entry(
         act,
         "progress",
@@ -541,8 +548,10 @@ def _progress(case: Case, order: Order, reply: ReportProgress, act: Act) -> Chan
         department=order.department,
         handler=reply.handler,
         photo_urls=list(reply.photo_urls),
+        after_completion=True if late else None,
     )
-    return Change(_moved(case, working), (line,))
+    # A late note leaves the case where it is (completed, or closed by then).
+    return Change(case.with_order(working) if late else _moved(case, working), (line,))
 
 
 def _complete(case: Case, order: Order, reply: CompleteOrder, act: Act) -> Outcome:
