@@ -184,6 +184,14 @@ class DirtyQueue:
         )
         await self.release_all(marks)
 
+    async def renew_all(self, marks: Sequence[Document], until: datetime) -> None:
+        """Keep holding marks still being recomputed (only while this replica's token holds)."""
+        tokens = {m["lease_token"] for m in marks}
+        await self.dirty.update_many(
+            {"_id": {"$in": [m["_id"] for m in marks]}, "lease_token": {"$in": sorted(tokens)}},
+            {"$set": {"lease_until": until}},
+        )
+
     async def release_all(self, marks: Sequence[Document]) -> None:
         tokens = {m["lease_token"] for m in marks}
         await self.dirty.update_many(
