@@ -1,0 +1,1 @@
+"""Operator commands for a running gridloop (`gridloop-ops`)."""
