@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import WriteConcern
+
 from gridloop_common.clock import SystemClock
 from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, IndexSpec, create_client
@@ -177,6 +179,20 @@ async def measure(mongodb_url: str, db_pid: int | None, args: argparse.Namespace
         await collection.create_index([(DUPLICATE_KEY, 1)])
         cells = await lookups(collection, history, meter)
         print(f"  {history:<16}" + "".join(f"{cell:>34}" for cell in cells))
+    print()
+    print("waiting for the journal (every service's client: journal=True), single inserts")
+    print(f"  {'write concern':<22}{'wall ms / db CPU ms':>24}")
+    concerns = (("w:1", WriteConcern(w=1, j=False)), ("w:1, j:true", WriteConcern(w=1, j=True)))
+    for number, (label, concern) in enumerate(concerns):
+        target = database[f"journal_{number}"].with_options(write_concern=concern)
+        documents = [report(n, NOW) for n in range(args.documents // 4)]
+
+        async def one_by_one(chosen: list[dict[str, Any]] = documents, into: Any = target) -> None:
+            for document in chosen:
+                await into.insert_one(document)
+
+        cell = "{:.2f} / {:.2f}".format(*await meter.per(len(documents), one_by_one))
+        print(f"  {label:<22}{cell:>24}")
     await client.drop_database("bench_database")
     await client.close()
 
