@@ -126,3 +126,25 @@ async def test_the_sweep_takes_unleased_and_expired_documents_and_leaves_leased_
         assert held is not None and held[PENDING] is True and len(held["outbox"]) == 1
     finally:
         await relay.stop()
+
+
+class BrokerGone:
+    """A publisher whose broker has just stopped: every publish fails with a connection error."""
+
+    async def publish_all(self, outgoings: object) -> None:
+        raise ConnectionError("broker stopped")
+
+
+async def test_a_sweep_whose_publish_fails_gives_its_lease_back(
+    isolated: Isolated, mongo_client: Client
+) -> None:
+    documents = mongo_client[isolated.database("outbox")][f"docs_{uuid.uuid4().hex[:6]}"]
+    relay = OutboxRelay([documents], SystemClock(), sweep_interval_seconds=60, grace_seconds=0)
+    now = datetime.now(UTC)
+    await documents.insert_one({"_id": "d1", **outbox_fields([event("gone")], now)})
+    relay._publisher = BrokerGone()  # the sweep alone, without the relay's workers
+    with pytest.raises(ConnectionError):
+        await relay.sweep()
+    stored = await documents.find_one({"_id": "d1"})
+    assert stored is not None and stored[PENDING] is True
+    assert "outbox_lease" not in stored, "the next sweep, of any replica, may relay it at once"
