@@ -17,6 +17,7 @@ FAST_ENV = {
     # News has a second to arrive before a deadline is judged (5 s in production).
     "SLA_EVIDENCE_GRACE_SECONDS": "1",
     "RETRY_DELAYS_MS": "200,400",
+    "WAIT_FOR_EARLIER_SECONDS": "2",
     "OUTBOX_SWEEP_INTERVAL_SECONDS": "0.5",
     "OUTBOX_GRACE_SECONDS": "1",
     "PREFETCH": "32",

@@ -1,4 +1,7 @@
-"""notify killed mid-broadcast (SIGKILL, a real process) resumes without telling anyone twice."""
+"""notify killed mid-broadcast (SIGKILL, a real process) resumes and reaches every household with
+one delivery each: at least once, under one idempotency key per recipient. The sends of the last
+flush before the kill may be repeated — always with the same key, so a receiver that honours it
+acts once; what is proven is one key per household and every household reached, not one send."""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ async def stored_batches(mongo: Client, isolated: Isolated, notice_id: str) -> l
     return [b async for b in batches.find({"notice_id": notice_id})]
 
 
-async def test_killing_notify_mid_broadcast_and_restarting_sends_no_recipient_twice(
+async def test_killing_notify_mid_broadcast_reaches_each_household_under_one_idempotency_key(
     system: System, isolated: Isolated, mongo_client: Client
 ) -> None:
     registry = load_registry()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -17,10 +17,11 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 from gridloop_common.clock import Clock, SystemClock
+from gridloop_common.contracts.base import Message
 from gridloop_common.crash_journal import COLLECTION as CRASH_JOURNAL
 from gridloop_common.crash_journal import MongoCrashJournal, crash_journal_indexes
 from gridloop_common.messaging.consumer import Consumer, Subscription
-from gridloop_common.messaging.outgoing import Outgoing
+from gridloop_common.messaging.outgoing import Outgoing, envelope
 from gridloop_common.messaging.publisher import Publisher
 from gridloop_common.messaging.topology import (
     declare_exchanges,
@@ -64,6 +65,9 @@ class InboxState:
 
 # A loop the service runs for its whole life (e.g. sla-monitor's timer scan); cancelled on stop.
 BackgroundLoop = Callable[[], Awaitable[None]]
+# The event announcing "every event stored before this moment is published" (see `watermark`).
+WatermarkEvent = Callable[[datetime], Message]
+WATERMARK_EVERY_SECONDS = 1.0
 
 
 @dataclass
@@ -79,6 +83,9 @@ class ServiceRuntime:
     background: Sequence[BackgroundLoop] = ()
     # Closed last on stop, after in-flight messages finished (e.g. an outgoing HTTP client).
     closers: Sequence[Callable[[], Awaitable[None]]] = ()
+    # When set, every WATERMARK_EVERY_SECONDS the service publishes this event with how far
+    # its outboxes have been published (dispatch: sla-monitor judges deadlines by it).
+    watermark: WatermarkEvent | None = None
     connection: AbstractRobustConnection | None = None
     publisher: Publisher | None = None
     relay: OutboxRelay | None = None
@@ -119,7 +126,8 @@ class ServiceRuntime:
         except (OSError, aio_pika.exceptions.AMQPConnectionError) as error:
             log.warning("broker_unavailable", reason=str(error) or type(error).__name__)
             self._tasks.append(asyncio.create_task(self._attach_broker_eventually()))
-        self._tasks += [asyncio.create_task(_supervised(loop)) for loop in self.background]
+        loops = [*self.background, *([self._announce_watermarks] if self.watermark else [])]
+        self._tasks += [asyncio.create_task(_supervised(loop)) for loop in loops]
         log.info("service_started", port=self.settings.http_port)
 
     async def _attach_broker_eventually(self) -> None:
@@ -177,7 +185,10 @@ class ServiceRuntime:
                 journal=MongoCrashJournal(self.collection(CRASH_JOURNAL), self.clock),
                 delivery_limit=settings.delivery_limit,
                 poison_marker=settings.gridloop_fault_poison,
+                raise_marker=settings.gridloop_fault_raise,
                 is_outage=is_unavailable,
+                recovered=lambda: ping(self.mongo),
+                patience_seconds=settings.wait_for_earlier_seconds,
             )
             await self._consumer.start()
             self._consume_channel = consume_channel
@@ -197,6 +208,26 @@ class ServiceRuntime:
         for close in self.closers:
             await close()
         log.info("service_stopped")
+
+    async def _announce_watermarks(self) -> None:
+        assert self.watermark is not None
+        # A write may take up to the database timeout to become visible.
+        margin = timedelta(milliseconds=self.settings.mongodb_timeout_ms)
+        while True:
+            await asyncio.sleep(WATERMARK_EVERY_SECONDS)
+            if self.publisher is None:
+                continue  # the broker is not reached: nothing is published, nothing announced
+            try:
+                until = await self.require_relay().published_until(self.clock.now(), margin)
+                await self.publisher.publish(
+                    envelope(
+                        self.watermark(until),
+                        source=self.settings.service_name,
+                        time=self.clock.now(),
+                    )
+                )
+            except Exception as error:  # the next one, a second later, says the same or more
+                log.debug("watermark_not_announced", reason=str(error)[:200])
 
     def _consumer_cut_off(self, *_: object) -> None:
         self._consuming_since = None

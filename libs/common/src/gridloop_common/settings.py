@@ -33,6 +33,9 @@ class ServiceSettings(BaseSettings):
     # A message that kills its consumer this many times is parked: counted by the consumer's
     # crash journal, and set as the quorum inbox's x-delivery-limit (the broker's backstop).
     delivery_limit: int = Field(default=10, ge=2)
+    # A message that overtook one it depends on waits this long, without spending attempts,
+    # before its attempts count (then the handler decides without the earlier one).
+    wait_for_earlier_seconds: float = Field(default=300.0, ge=0)
     outbox_sweep_interval_seconds: float = Field(default=1.0, gt=0)
     # A pending outbox entry younger than this belongs to the replica that just wrote it.
     outbox_grace_seconds: float = Field(default=2.0, ge=0)
@@ -40,6 +43,8 @@ class ServiceSettings(BaseSettings):
     gridloop_fault_point: str = ""
     # Test-only: a message containing this text kills its consumer on every delivery.
     gridloop_fault_poison: str = ""
+    # Test-only: the handler of a message containing this text raises (retried, then parked).
+    gridloop_fault_raise: str = ""
 
     @field_validator("retry_delays_ms", mode="before")
     @classmethod

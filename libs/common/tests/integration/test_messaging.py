@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import aio_pika
@@ -53,7 +54,10 @@ class DatabaseAway(Exception):
 
 
 async def _run_consumer(
-    amqp: AbstractChannel, handler: object, delays: tuple[int, ...] = (50, 50)
+    amqp: AbstractChannel,
+    handler: object,
+    delays: tuple[int, ...] = (50, 50),
+    recovered: Callable[[], Awaitable[bool]] | None = None,
 ) -> Consumer:
     queue = await declare_inbox(
         amqp,
@@ -70,6 +74,7 @@ async def _run_consumer(
         retry_delays_ms=delays,
         metrics=ServiceMetrics("probe"),
         is_outage=lambda error: isinstance(error, DatabaseAway),
+        recovered=recovered,
     )
     await consumer.start()
     return consumer
@@ -172,3 +177,36 @@ async def test_permanent_error_parks_without_retry(amqp: AbstractChannel) -> Non
     await consumer.stop()
     assert attempts == [1]
     assert "another department" in str((message.headers or {})[REASON_HEADER])
+
+
+async def test_a_replica_that_lost_its_database_takes_no_more_messages_until_it_is_back(
+    amqp: AbstractChannel,
+) -> None:
+    database_up = False
+    handled: list[str] = []
+
+    async def needs_the_database(event: CaseAccepted, delivery: Delivery) -> None:
+        if not database_up:
+            raise DatabaseAway("127.0.0.1:27017: connection refused")
+        handled.append(event.order_id)
+
+    async def recovered() -> bool:
+        return database_up
+
+    consumer = await _run_consumer(amqp, needs_the_database, recovered=recovered)
+    publisher = Publisher(amqp, "t")
+    await publisher.publish(envelope(accepted("first"), source="t", time=datetime.now(UTC)))
+    await asyncio.sleep(0.5)  # the first failed: the consumer sits the outage out
+    await publisher.publish(envelope(accepted("second"), source="t", time=datetime.now(UTC)))
+    underlay = await amqp.get_underlay_channel()  # the robust channel answers from memory
+
+    async def second_waits_in_the_inbox() -> bool:
+        declared = await underlay.queue_declare(inbox_queue("probe"), passive=True)
+        return (declared.message_count or 0) >= 1
+
+    await eventually(second_waits_in_the_inbox, what="the next message left for others")
+    database_up = True
+    await eventually(
+        lambda: asyncio.sleep(0, sorted(handled) == ["first", "second"]), what="both handled"
+    )
+    await consumer.stop()

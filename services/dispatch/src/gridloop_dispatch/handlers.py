@@ -15,14 +15,14 @@ from gridloop_common.contracts import (
     ReportReceived,
     RequestExtension,
 )
-from gridloop_common.messaging import Delivery, PermanentError
+from gridloop_common.messaging import Delivery, NotYet, PermanentError
 from gridloop_dispatch.lifecycle import Refusal
 from gridloop_dispatch.service import Cause, DispatchService
 
 log = structlog.stdlib.get_logger("gridloop.dispatch")
 
 
-class EarlyReply(RuntimeError):
+class EarlyReply(NotYet):
     """A reply that an earlier one still in flight (its accept) may yet make legal.
 
     Replies are handled concurrently, so a department's `complete` can overtake its own

@@ -19,7 +19,7 @@ from gridloop_common.contracts import (
     SlaBreached,
     SlaWarning,
 )
-from gridloop_common.messaging import Delivery
+from gridloop_common.messaging import Delivery, NotYet
 from gridloop_common.registry import Registry
 from gridloop_notify import notices
 from gridloop_notify.alerts import (
@@ -38,7 +38,7 @@ from gridloop_notify.repository import ReporterRepository, SubscriptionRepositor
 log = structlog.stdlib.get_logger("gridloop.notify")
 
 
-class ReplyAddressUnknown(Exception):
+class ReplyAddressUnknown(NotYet):
     """The case event overtook its report.received; retried until the record is there."""
 
 

@@ -4,6 +4,7 @@ from gridloop_common.messaging.consumer import (
     REASON_HEADER,
     Consumer,
     Delivery,
+    NotYet,
     PermanentError,
     Subscription,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "Binding",
     "Consumer",
     "Delivery",
+    "NotYet",
     "Outgoing",
     "PermanentError",
     "PublishFailed",

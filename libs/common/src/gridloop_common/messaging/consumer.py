@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,17 +28,19 @@ from pydantic import ValidationError
 
 from gridloop_common.contracts.base import Message
 from gridloop_common.envelope import CloudEvent
-from gridloop_common.faults import crash_on_poison
+from gridloop_common.faults import crash_on_poison, raise_on_poison
 from gridloop_common.messaging.gate import SoloGate
 from gridloop_common.messaging.outgoing import Outgoing
 from gridloop_common.messaging.publisher import Publisher
 from gridloop_common.messaging.topology import Binding, dead_queue, retry_queue
+from gridloop_common.tasks import cancel_and_wait
 
 log = structlog.stdlib.get_logger("gridloop.consumer")
 
 ATTEMPT_HEADER = "x-gridloop-attempt"
-# Waits for a dependency that was down (the database): they spend no attempt of the message.
-OUTAGE_HEADER = "x-gridloop-outage-waits"
+# Waits for the database or for an earlier message: they spend no attempt of the message.
+WAITS_HEADER = "x-gridloop-waits"
+WAITING_SINCE_HEADER = "x-gridloop-waiting-since"
 REASON_HEADER = "x-gridloop-reason"
 ORIGIN_EXCHANGE_HEADER = "x-gridloop-original-exchange"
 ORIGIN_ROUTING_KEY_HEADER = "x-gridloop-original-routing-key"
@@ -46,6 +49,13 @@ PARKED_AT_HEADER = "x-gridloop-parked-at"
 
 class PermanentError(Exception):
     """A handler's verdict that retrying cannot help (illegal transition, foreign order...)."""
+
+
+class NotYet(Exception):
+    """The message depends on an earlier one not handled yet: it overtook it (concurrent
+    handling, a redelivery, a retry tier). It waits through the retry tiers without spending an
+    attempt for `patience` seconds after it first waited; then attempts count as for any
+    failure, and on the last one (`Delivery.last_attempt`) the handler decides without it."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,9 @@ class _Origin:
     attempt: int
     exchange: str
     routing_key: str
-    outage_waits: int = 0
+    waits: int = 0
+    # When it first waited for an earlier message (NotYet), epoch seconds.
+    waiting_since: float | None = None
 
 
 class Consumer:
@@ -118,7 +130,10 @@ class Consumer:
         journal: CrashJournal | None = None,
         delivery_limit: int = 10,
         poison_marker: str = "",
+        raise_marker: str = "",
         is_outage: Callable[[BaseException], bool] = lambda _: False,
+        recovered: Callable[[], Awaitable[bool]] | None = None,
+        patience_seconds: float = 300.0,
     ) -> None:
         self._service = service
         self._queue = queue
@@ -129,7 +144,11 @@ class Consumer:
         self._journal = journal
         self._delivery_limit = delivery_limit
         self._poison_marker = poison_marker
+        self._raise_marker = raise_marker
         self._is_outage = is_outage
+        self._recovered = recovered
+        self._patience = patience_seconds
+        self._sitting_out: asyncio.Task[None] | None = None
         self._gate = SoloGate()
         self._consumer_tag: str | None = None
         self._in_flight = 0
@@ -141,6 +160,8 @@ class Consumer:
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop taking messages and let the ones in hand finish (SIGTERM path)."""
+        if self._sitting_out is not None:
+            await cancel_and_wait([self._sitting_out])
         if self._consumer_tag is not None:
             await self._queue.cancel(self._consumer_tag)
             self._consumer_tag = None
@@ -222,11 +243,23 @@ class Consumer:
             correlation_id=event.correlationid,
         ):
             try:
+                raise_on_poison(self._raise_marker, message.body)
                 await subscription.handler(payload, delivery)
             except PermanentError as error:
                 log.warning("message_refused", reason=str(error))
                 await self._park(message, origin, _reason(error))
                 self._metrics.message_handled(event.type, "parked")
+                return
+            except NotYet as error:
+                since = origin.waiting_since or time.time()
+                if time.time() - since < self._patience:
+                    log.info("message_waits_for_an_earlier_one", reason=str(error)[:200])
+                    await self._wait_out(message, origin, error, waiting_since=since)
+                    self._metrics.message_handled(event.type, "delayed")
+                    return
+                log.warning("message_failed", attempt=origin.attempt, reason=str(error)[:200])
+                await self._retry_or_park(message, origin, error)
+                self._metrics.message_handled(event.type, "failed")
                 return
             except Exception as error:
                 if self._is_outage(error):
@@ -234,6 +267,7 @@ class Consumer:
                     # attempt, however long the outage (a good message is never parked for it).
                     log.warning("message_waits_for_an_outage", reason=_reason(error)[:200])
                     await self._wait_out(message, origin, error)
+                    self._sit_out_the_outage()
                     self._metrics.message_handled(event.type, "delayed")
                     return
                 log.exception("message_failed", attempt=origin.attempt)
@@ -262,26 +296,59 @@ class Consumer:
             },
         )
 
+    def _sit_out_the_outage(self) -> None:
+        """Stop taking messages until the database answers again.
+
+        A replica cut off from its database would otherwise keep taking messages it cannot
+        handle, each held unacknowledged for a server-selection timeout, where no other replica
+        can handle it and nobody can see it waiting (sla-monitor judges deadlines by what waits).
+        """
+        if self._recovered is None or self._sitting_out is not None:
+            return
+        self._sitting_out = asyncio.create_task(self._sit_out(self._recovered))
+
+    async def _sit_out(self, recovered: Callable[[], Awaitable[bool]]) -> None:
+        try:
+            if self._consumer_tag is not None:
+                tag, self._consumer_tag = self._consumer_tag, None
+                with contextlib.suppress(Exception):
+                    await self._queue.cancel(tag)
+                log.warning("consumer_paused_for_an_outage")
+            while not await recovered():  # noqa: ASYNC110 (asking a server, not a flag)
+                await asyncio.sleep(1.0)
+            while self._consumer_tag is None:
+                try:
+                    self._consumer_tag = await self._queue.consume(self._on_message)
+                except Exception:
+                    await asyncio.sleep(1.0)
+            log.info("consumer_resumed_after_an_outage")
+        finally:
+            self._sitting_out = None
+
     async def _wait_out(
-        self, message: AbstractIncomingMessage, origin: _Origin, error: BaseException
+        self,
+        message: AbstractIncomingMessage,
+        origin: _Origin,
+        error: BaseException,
+        *,
+        waiting_since: float | None = None,
     ) -> None:
         """Back off through the retry tiers as a failure would, keeping the attempt number."""
-        tier = min(origin.outage_waits, len(self._retry_delays_ms) - 1)
+        tier = min(origin.waits, len(self._retry_delays_ms) - 1)
         if tier < 0:  # no retry tiers configured: nowhere to wait but the inbox
             await message.nack(requeue=True)
             return
         copy = _copy_of(message, "", retry_queue(self._service, self._retry_delays_ms[tier]))
-        await self._forward_then_ack(
-            message,
-            copy,
-            {
-                ATTEMPT_HEADER: str(origin.attempt),
-                OUTAGE_HEADER: str(origin.outage_waits + 1),
-                ORIGIN_EXCHANGE_HEADER: origin.exchange,
-                ORIGIN_ROUTING_KEY_HEADER: origin.routing_key,
-                REASON_HEADER: _reason(error),
-            },
-        )
+        headers = {
+            ATTEMPT_HEADER: str(origin.attempt),
+            WAITS_HEADER: str(origin.waits + 1),
+            ORIGIN_EXCHANGE_HEADER: origin.exchange,
+            ORIGIN_ROUTING_KEY_HEADER: origin.routing_key,
+            REASON_HEADER: _reason(error),
+        }
+        if waiting_since is not None:
+            headers[WAITING_SINCE_HEADER] = f"{waiting_since:.3f}"
+        await self._forward_then_ack(message, copy, headers)
 
     async def _park(self, message: AbstractIncomingMessage, origin: _Origin, reason: str) -> None:
         log.warning(
@@ -324,7 +391,10 @@ def _origin_of(message: AbstractIncomingMessage) -> _Origin:
         attempt=int(str(headers.get(ATTEMPT_HEADER, 1))),
         exchange=str(headers.get(ORIGIN_EXCHANGE_HEADER, message.exchange or "")),
         routing_key=str(headers.get(ORIGIN_ROUTING_KEY_HEADER, message.routing_key or "")),
-        outage_waits=int(str(headers.get(OUTAGE_HEADER, 0))),
+        waits=int(str(headers.get(WAITS_HEADER, 0))),
+        waiting_since=float(str(headers[WAITING_SINCE_HEADER]))
+        if WAITING_SINCE_HEADER in headers
+        else None,
     )
 
 
