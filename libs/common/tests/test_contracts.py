@@ -28,6 +28,7 @@ from gridloop_common.contracts import (
     CaseReplyRefused,
     CaseResolvedLocally,
     CompleteOrder,
+    DispatchWatermark,
     GeoPoint,
     Message,
     OrderReply,
@@ -122,6 +123,7 @@ def _examples() -> list[tuple[Message, str]]:
             ),
             "scoring.period_closed.quarter",
         ),
+        (DispatchWatermark(published_until=WHEN), "dispatch.watermark"),
         (
             WorkOrder(
                 order_id="order-1",
@@ -324,9 +326,10 @@ def test_subject_is_the_case_the_report_or_for_replies_the_order() -> None:
         s
         for kind, s in subjects.items()
         if not issubclass(kind, OrderReply)
-        and kind not in (ReportReceived, ReportLinked, ScoringPeriodClosed)
+        and kind not in (ReportReceived, ReportLinked, ScoringPeriodClosed, DispatchWatermark)
     } == {"case-1"}
     assert subjects[ScoringPeriodClosed] == "2026-Q4"  # a period closes, not a case
+    assert subjects[DispatchWatermark] is None  # about every case dispatch holds, not one
 
 
 def test_sla_clock_and_report_channel_are_closed_vocabularies() -> None:

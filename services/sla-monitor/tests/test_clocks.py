@@ -370,3 +370,12 @@ def test_it_never_moves_back() -> None:
 
 def test_without_a_grace_a_caught_up_consumer_judges_up_to_now() -> None:
     assert judged_until(None, T0, T0, True, timedelta(0)) == T0
+
+
+def test_never_past_what_dispatch_has_published() -> None:
+    now = T0 + timedelta(minutes=1)
+    # Dispatch still holds an event stored at T0 + 10 s: nothing after it is judged.
+    held = T0 + timedelta(seconds=10)
+    assert judged_until(T0, now, T0, True, GRACE, dispatch_published_until=held) == held
+    # Its watermark beyond now - grace changes nothing.
+    assert judged_until(T0, now, T0, True, GRACE, dispatch_published_until=now) == now - GRACE

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from gridloop_common.clock import Clock
+from gridloop_common.contracts import DispatchWatermark
 from gridloop_common.registry import load_registry
 from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_dispatch import repository
@@ -59,6 +60,8 @@ def build_deps(settings: DispatchSettings, clock: Clock | None = None) -> Dispat
     rules = repository.RoutingRuleRepository(runtime.collection(repository.ROUTING_RULES))
     rule_book = repository.RuleBook(rules, settings.routing_rules_refresh_seconds)
     runtime.background = [rule_book.keep_fresh]
+    # "Every case event stored before T is out": sla-monitor judges no deadline past T.
+    runtime.watermark = lambda until: DispatchWatermark(published_until=until)
     keys = repository.DepartmentKeyRepository(runtime.collection(repository.DEPARTMENT_KEYS))
     service = DispatchService(
         cases=cases,

@@ -46,6 +46,7 @@ def build_deps(settings: SlaMonitorSettings, clock: Clock | None = None) -> SlaM
         runtime.collection(repository.TIMERS), relay_now=runtime.relay_now
     )
     lease_store = repository.LeaseRepository(runtime.collection(repository.LEASES))
+    watermarks = repository.WatermarkRepository(runtime.collection(repository.WATERMARKS))
     partitioning = Partitioning(lease_store, settings.sla_partitions)
     leases = LeaseKeeper(
         lease_store,
@@ -63,11 +64,20 @@ def build_deps(settings: SlaMonitorSettings, clock: Clock | None = None) -> SlaM
         concurrency=settings.sla_fire_concurrency,
         inbox=runtime.inbox_state,
         grace=timedelta(seconds=settings.sla_evidence_grace_seconds),
+        watermark=watermarks.dispatch,
+        watermark_patience=timedelta(seconds=settings.sla_watermark_patience_seconds),
     )
     # Newly held partitions may hold clocks already due (a dead replica's): scan them at once.
     leases.on_change = scanner.nudge
     runtime.subscriptions = subscriptions(
-        ClockHandlers(timers, runtime.clock, policy, partitioning.count, armed=scanner.nudge)
+        ClockHandlers(
+            timers,
+            runtime.clock,
+            policy,
+            partitioning.count,
+            armed=scanner.nudge,
+            watermarks=watermarks,
+        )
     )
     runtime.background = [leases.run, scanner.run]
     return SlaMonitorDeps(

@@ -82,17 +82,23 @@ def judged_until(
     consuming_since: datetime | None,
     caught_up: bool,
     grace: timedelta,
+    *,
+    dispatch_published_until: datetime | None = None,
 ) -> datetime | None:
     """The latest moment whose marks may be judged now: every case event from before it has
     reached this replica, as far as it can tell (None: nothing may be judged yet).
 
     It moves to `now - grace` only while the consumer is caught up (connected, nothing waiting)
     and has been connected for `grace`; otherwise it stays where it was. After an outage, what
-    other services stored meanwhile has `grace` to arrive before any mark is judged.
+    other services stored meanwhile has `grace` to arrive before any mark is judged. Never past
+    dispatch's watermark when one is given: what dispatch stored but has not published yet (it
+    crashed first, the broker was away) is still to come.
     """
     if consuming_since is None or not caught_up or now - consuming_since < grace:
         return previous
     candidate = now - grace
+    if dispatch_published_until is not None:
+        candidate = min(candidate, dispatch_published_until)
     return candidate if previous is None or candidate > previous else previous
 
 

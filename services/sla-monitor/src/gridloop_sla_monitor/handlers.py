@@ -16,10 +16,11 @@ from gridloop_common.contracts import (
     CaseDispatched,
     CaseExtended,
     CaseRejected,
+    DispatchWatermark,
     SlaEvent,
 )
 from gridloop_common.contracts.sla import ClockName
-from gridloop_common.messaging import Delivery, Outgoing
+from gridloop_common.messaging import Delivery, NotYet, Outgoing
 from gridloop_common.mongo import Document
 from gridloop_sla_monitor.clocks import (
     ACCEPT,
@@ -50,6 +51,7 @@ from gridloop_sla_monitor.outgoing import sla_outgoing
 from gridloop_sla_monitor.repository import (
     NewClock,
     TimerRepository,
+    WatermarkRepository,
     facts_of,
     marks_document,
     verdict_fields,
@@ -62,7 +64,7 @@ log = structlog.stdlib.get_logger("gridloop.sla_monitor")
 MAX_PASSES = 4
 
 
-class ClockNotStarted(Exception):
+class ClockNotStarted(NotYet):
     """The dispatch that starts this order's clocks has not been handled yet.
 
     Handlers run concurrently and a dispatch may be in a retry tier: the message is retried
@@ -84,6 +86,13 @@ class ClockHandlers:
     partitions: Callable[[], Awaitable[int]]
     # Tells this replica's scan that a clock's next mark is at the given time.
     armed: Callable[[datetime], None] = lambda _: None
+    watermarks: WatermarkRepository | None = None
+
+    # --- dispatch's watermark: how far its case events have been published ------------------
+
+    async def on_dispatch_watermark(self, event: DispatchWatermark, delivery: Delivery) -> None:
+        if self.watermarks is not None:
+            await self.watermarks.raise_to(event.published_until, self.clock.now())
 
     # --- dispatch: the order's accept clock starts; its share's complete clock starts or moves --
 
@@ -226,7 +235,9 @@ class ClockHandlers:
             # The lead's report ends the case: no unit's clock of it is left waiting. A unit's
             # own completion may still be on its way (it overtook nothing in time, only in the
             # inbox): wait for it through the retry tiers before stopping its clock unjudged.
-            await self._settled_first(event.case_id, delivery, other_than=event.order_id)
+            await self._settled_first(
+                event.case_id, event.completed_at, delivery, other_than=event.order_id
+            )
             await self._stop_case(event.case_id, "case_completed", event.completed_at)
 
     @staticmethod
@@ -429,13 +440,15 @@ class ClockHandlers:
     async def on_closed(self, event: CaseClosed, delivery: Delivery) -> None:
         # A case closes only after its completion: a clock still open here is one whose
         # acceptance or completion is still on its way, not one to stop without a verdict.
-        await self._settled_first(event.case_id, delivery)
+        await self._settled_first(event.case_id, event.closed_at, delivery)
         await self._stop_case(event.case_id, "case_closed", event.closed_at)
 
-    async def _settled_first(self, case_id: str, delivery: Delivery, other_than: str = "") -> None:
+    async def _settled_first(
+        self, case_id: str, at: datetime, delivery: Delivery, other_than: str = ""
+    ) -> None:
         if delivery.last_attempt:
             return
-        open_clocks = await self.timers.open_clocks_of_case(case_id, other_than)
+        open_clocks = await self.timers.open_clocks_of_case(case_id, at, other_than)
         if open_clocks:
             raise ClockNotStarted(
                 f"{len(open_clocks)} clock(s) of case {case_id} still open: their acceptance or "

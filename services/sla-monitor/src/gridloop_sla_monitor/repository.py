@@ -27,6 +27,7 @@ from gridloop_sla_monitor.clocks import (
 
 TIMERS = "timers"
 LEASES = "leases"
+WATERMARKS = "watermarks"
 # What the board and the API read: never the outbox.
 NO_OUTBOX = {"outbox": 0}
 # The verdict period key that every verdict has: the rates of all time.
@@ -176,10 +177,17 @@ class TimerRepository:
         ).sort("started_at", 1)
         return [document async for document in cursor]
 
-    async def open_clocks_of_case(self, case_id: str, other_than: str = "") -> list[str]:
-        """Ids of the case's clocks still open (but those of `other_than`, an order id)."""
+    async def open_clocks_of_case(
+        self, case_id: str, started_by: datetime, other_than: str = ""
+    ) -> list[str]:
+        """Ids of the case's clocks open and started by `started_by` (but `other_than`'s)."""
         cursor = self.timers.find(
-            {"case_id": case_id, "state": {"$in": list(OPEN_STATES)}}, {"_id": 1, "order_id": 1}
+            {
+                "case_id": case_id,
+                "state": {"$in": list(OPEN_STATES)},
+                "started_at": {"$lte": started_by},
+            },
+            {"_id": 1, "order_id": 1},
         )
         return [d["_id"] async for d in cursor if d.get("order_id") != other_than]
 
@@ -260,9 +268,11 @@ class TimerRepository:
         return True
 
     async def stop_case(self, case_id: str, reason: str, at: datetime, now: datetime) -> int:
-        """Stop every open clock of a case; no events (closing is no verdict). Returns how many."""
+        """Stop every clock of a case open and started by `at`; no events (closing is no
+        verdict). A clock started later belongs to a later round (a reopened case): an old
+        round's completion handled late must not stop it. Returns how many."""
         result = await self.timers.update_many(
-            {"case_id": case_id, "state": {"$in": list(OPEN_STATES)}},
+            {"case_id": case_id, "state": {"$in": list(OPEN_STATES)}, "started_at": {"$lte": at}},
             {
                 "$set": {
                     "state": TimerState.STOPPED.value,
@@ -281,6 +291,26 @@ class LeaseDocument:
     partition: int
     owner: str | None
     expires_at: datetime | None
+
+
+class WatermarkRepository:
+    """How far dispatch has published its case events (the latest watermark any replica heard)."""
+
+    DISPATCH = "dispatch"
+
+    def __init__(self, watermarks: Collection) -> None:
+        self.watermarks = watermarks
+
+    async def raise_to(self, published_until: datetime, now: datetime) -> None:
+        await self.watermarks.update_one(
+            {"_id": self.DISPATCH},
+            {"$max": {"published_until": published_until}, "$set": {"heard_at": now}},
+            upsert=True,
+        )
+
+    async def dispatch(self) -> datetime | None:
+        document = await self.watermarks.find_one({"_id": self.DISPATCH})
+        return None if document is None else document.get("published_until")
 
 
 class LeaseRepository:

@@ -67,6 +67,8 @@ class TimerScanner:
         concurrency: int,
         inbox: Callable[[], Awaitable[InboxState]] | None = None,
         grace: timedelta = timedelta(0),
+        watermark: Callable[[], Awaitable[datetime | None]] | None = None,
+        watermark_patience: timedelta = timedelta(minutes=10),
     ) -> None:
         self.timers = timers
         self.clock = clock
@@ -85,6 +87,8 @@ class TimerScanner:
         self._full = False
         self._inbox = inbox
         self._grace = grace
+        self._watermark = watermark
+        self._patience = watermark_patience
         self._judged: datetime | None = None
         self._inbox_checked_at = 0.0  # monotonic
 
@@ -115,9 +119,27 @@ class TimerScanner:
             return
         self._inbox_checked_at = time.monotonic()
         state = await self._inbox()
+        now = self.clock.now()
         self._judged = judged_until(
-            self._judged, self.clock.now(), state.consuming_since, state.caught_up, self._grace
+            self._judged,
+            now,
+            state.consuming_since,
+            state.caught_up,
+            self._grace,
+            dispatch_published_until=await self._dispatch_published_until(now),
         )
+
+    async def _dispatch_published_until(self, now: datetime) -> datetime | None:
+        """Dispatch's watermark; none (judge without it) if dispatch has been silent longer
+        than the patience: a dispatch that never announces must not silence every breach."""
+        if self._watermark is None:
+            return None
+        until = await self._watermark()
+        if until is None or until < now - self._patience:
+            if until is not None:
+                log.warning("sla_dispatch_watermark_stale", published_until=until.isoformat())
+            return None
+        return until
 
     async def scan_once(self) -> ScanResult:
         """Read the schedule afresh and fire everything due by now."""

@@ -42,6 +42,9 @@ class SlaMonitorSettings(ServiceSettings):
     # nothing waiting in its inbox: an acceptance made in time but still on its way must not be
     # announced as a breach (see the README, "Judging a deadline").
     sla_evidence_grace_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # Dispatch says every second how far its case events are published; no mark is judged
+    # past that. A watermark older than this is ignored (dispatch silent: judge without it).
+    sla_watermark_patience_seconds: float = Field(default=600.0, gt=0)
 
     @field_validator("sla_warning_thresholds", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from gridloop_common.contracts import (
     CaseDispatched,
     CaseExtended,
     CaseRejected,
+    DispatchWatermark,
 )
 from gridloop_common.messaging import Subscription
 from gridloop_sla_monitor.handlers import ClockHandlers
@@ -22,4 +23,5 @@ def subscriptions(handlers: ClockHandlers) -> list[Subscription]:
         Subscription(CaseExtended, handlers.on_extended),
         Subscription(CaseCompleted, handlers.on_completed),
         Subscription(CaseClosed, handlers.on_closed),
+        Subscription(DispatchWatermark, handlers.on_dispatch_watermark),
     ]

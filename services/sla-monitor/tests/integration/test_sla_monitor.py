@@ -242,6 +242,8 @@ def service_settings(isolated: Isolated, **overrides: Any) -> SlaMonitorSettings
         # The manual clock stands still between steps: judge a mark as soon as it is due and
         # the inbox is empty (the grace has tests of its own).
         "sla_evidence_grace_seconds": 0,
+        # An event that overtook another waits half a second before its retries count.
+        "wait_for_earlier_seconds": 0.5,
         **overrides,
     }
     return SlaMonitorSettings(**values)
@@ -409,6 +411,29 @@ async def test_a_completion_that_overtakes_the_acceptance_waits_for_it(sla: Sla)
     await sla.probe.arrived("o-overtaken", f"sla.met.complete.{CITY}")
     await sla.quiet_marker("overtaken")
     assert BREACHED not in sla.probe.keys("o-overtaken")
+
+
+async def test_an_old_rounds_completion_handled_late_leaves_the_reopened_rounds_clocks(
+    sla: Sla,
+) -> None:
+    await sla.start_service()
+    now = sla.clock.now()
+    case = "case-rounds"
+    await sla.publish(dispatched("o-round-1", at=now, case=case))
+    await sla.publish(accepted("o-round-1", at=now + MINUTE, case=case))
+    await sla.probe.arrived("o-round-1", MET)
+    # Round 1 completed after an hour and the reporter reopened the case; the completion is
+    # handled only after round 2's dispatch (an outage delayed it).
+    await sla.publish(
+        dispatched(
+            "o-round-2", at=now + 2 * HOUR, case=case, reason="reopened", previous="o-round-1"
+        )
+    )
+    await sla.clocks("o-round-2")
+    await sla.publish(completed("o-round-1", at=now + HOUR, case=case))
+    await sla.probe.arrived("o-round-1", f"sla.met.complete.{CITY}")
+    await sla.advance(11 * HOUR)  # round 2 never accepted: its accept clock must still run
+    await sla.probe.arrived("o-round-2", BREACHED)
 
 
 async def test_a_deadline_is_judged_once_the_grace_has_passed(sla: Sla) -> None:

@@ -51,6 +51,7 @@ from gridloop_common.contracts.sla import (
     SlaSettledLate,
     SlaWarning,
 )
+from gridloop_common.contracts.watermarks import DispatchWatermark
 
 ALL_MESSAGES: tuple[type[Message], ...] = (
     ReportReceived,
@@ -77,6 +78,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     CompleteOrder,
     RequestExtension,
     ScoringPeriodClosed,
+    DispatchWatermark,
 )
 BY_TYPE: dict[str, type[Message]] = {message.TYPE: message for message in ALL_MESSAGES}
 
@@ -103,6 +105,7 @@ __all__ = [
     "CaseReplyRefused",
     "CaseResolvedLocally",
     "CompleteOrder",
+    "DispatchWatermark",
     "Event",
     "ExcellentCase",
     "GeoPoint",
