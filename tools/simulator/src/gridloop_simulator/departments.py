@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from pydantic import TypeAdapter
 
 from gridloop_common.contracts import (
@@ -32,6 +32,7 @@ from gridloop_common.contracts import (
 from gridloop_common.envelope import CONTENT_TYPE, derived_id
 from gridloop_common.messaging.outgoing import envelope
 from gridloop_common.messaging.topology import department_queue
+from gridloop_simulator.amqp import Subscriber
 from gridloop_simulator.config import Departments
 from gridloop_simulator.http import ServiceClient
 from gridloop_simulator.record import OrderSeen, Record, ReplySent
@@ -73,14 +74,18 @@ class Department:
         seed: int,
     ) -> None:
         self.code = code
-        self._amqp_url = amqp_url
         self._api_key = api_key
         self._dispatch = dispatch
         self._record = record
         self._shares = shares
         self._rng = random.Random(f"{seed}:{code}")
-        self._connection: AbstractRobustConnection | None = None
-        self._channel: aio_pika.abc.AbstractChannel | None = None
+        self._subscriber = Subscriber(
+            amqp_url,
+            f"simulated department {code}",
+            self._queue,
+            self._on_order,
+            prefetch=500,
+        )
         self._stories: set[asyncio.Task[None]] = set()
 
     @property
@@ -88,24 +93,18 @@ class Department:
         """Orders whose story has not ended yet."""
         return len(self._stories)
 
+    async def _queue(self, channel: AbstractChannel) -> AbstractQueue:
+        # Only its own queue, which it may read but not declare: look it up.
+        return await channel.get_queue(department_queue(self.code))
+
     async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(
-            self._amqp_url,
-            client_properties={"connection_name": f"simulated department {self.code}"},
-        )
-        self._channel = await self._connection.channel(
-            publisher_confirms=True, on_return_raises=True
-        )
-        await self._channel.set_qos(prefetch_count=500)
-        queue = await self._channel.get_queue(department_queue(self.code))
-        await queue.consume(self._on_order)
+        await self._subscriber.start()
 
     async def stop(self) -> None:
         for task in self._stories:
             task.cancel()
         await asyncio.gather(*self._stories, return_exceptions=True)
-        if self._connection is not None:
-            await self._connection.close()
+        await self._subscriber.stop()
 
     async def _on_order(self, message: AbstractIncomingMessage) -> None:
         envelope_ = _JSON.validate_json(message.body)
@@ -173,10 +172,12 @@ class Department:
         while True:
             sent.attempts += 1
             try:
-                assert self._channel is not None
-                exchange = await self._channel.get_exchange(outgoing.exchange, ensure=False)
+                channel = self._subscriber.channel
+                if channel is None:
+                    raise ConnectionError("not connected")
+                exchange = await channel.get_exchange(outgoing.exchange, ensure=False)
                 await exchange.publish(message, routing_key=outgoing.routing_key, mandatory=True)
-            except Exception as error:  # the broker is away: the robust connection reconnects
+            except Exception as error:  # the broker is away: the subscriber reconnects
                 sent.error = type(error).__name__
                 if time.monotonic() > deadline:
                     self._record.counters["replies_given_up"] += 1

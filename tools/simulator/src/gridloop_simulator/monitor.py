@@ -3,42 +3,41 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-import aio_pika
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from pydantic import TypeAdapter
 
 from gridloop_common.contracts.base import EVENTS_EXCHANGE
+from gridloop_simulator.amqp import Subscriber
 from gridloop_simulator.record import Record, SlaHeard
 
-_EVENT = TypeAdapter(dict)
+_EVENT = TypeAdapter(dict[str, Any])
 
 
 class Monitor:
     def __init__(
         self, amqp_url: str, record: Record, *, queue: str = "monitor.simulator.sla"
     ) -> None:
-        self._url = amqp_url
         self._record = record
         self._queue_name = queue
-        self._connection: AbstractRobustConnection | None = None
+        self._subscriber = Subscriber(
+            amqp_url, "simulated monitor", self._queue, self._on_event, prefetch=500
+        )
         self.last_heard_at: float | None = None
 
-    async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(
-            self._url, client_properties={"connection_name": "simulated monitor"}
-        )
-        channel = await self._connection.channel()
-        await channel.set_qos(prefetch_count=500)
+    async def _queue(self, channel: AbstractChannel) -> AbstractQueue:
         queue = await channel.declare_queue(
             self._queue_name, durable=True, arguments={"x-queue-type": "quorum"}
         )
         await queue.bind(EVENTS_EXCHANGE, "sla.#")
-        await queue.consume(self._on_event)
+        return queue
+
+    async def start(self) -> None:
+        await self._subscriber.start()
 
     async def stop(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
+        await self._subscriber.stop()
 
     async def _on_event(self, message: AbstractIncomingMessage) -> None:
         event = _EVENT.validate_json(message.body)

@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from gridloop_simulator.record import DeliveryHeard, Record
 
@@ -30,7 +31,11 @@ def sink_app(record: Record, on_completed: OnCompleted) -> FastAPI:
     app = FastAPI(title="gridloop simulator: notify's receivers", docs_url=None, redoc_url=None)
 
     async def receive(endpoint: str, request: Request) -> JSONResponse:
-        body: dict[str, Any] = await request.json()
+        try:
+            body: dict[str, Any] = await request.json()
+        except ClientDisconnect:
+            # notify died mid-request: nothing was delivered; it sends again under the same key.
+            return JSONResponse({"ok": False}, status_code=499)
         heard = DeliveryHeard(
             delivery_id=request.headers.get("Idempotency-Key") or str(body.get("delivery_id")),
             endpoint=endpoint,
