@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: up test lint format bootstrap broker bench clean
+.PHONY: up test lint format bootstrap broker bench chaos clean
 
 bootstrap:  ## install uv if missing, then the locked environment
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -14,6 +14,9 @@ broker:  ## make sure a RabbitMQ with the management API answers (local machine 
 
 up: bootstrap broker  ## RabbitMQ + MongoDB(-wire stand-in) + the five services; Ctrl-C stops
 	$(UV) run python tools/devstack.py
+
+chaos: bootstrap broker  ## the fault suite: the whole system under the simulator while faults strike
+	$(UV) run gridloop-chaos --reports $${CHAOS_REPORTS:-10000}
 
 lint: bootstrap
 	$(UV) run ruff check .

@@ -1,0 +1,61 @@
+"""The fault suite's short run in `make test`: 300 reports while each fault strikes once.
+
+Two replicas of every service, the city simulator playing every role, then the audit: nothing
+answered 202 is lost, no effect happens twice, every replica is back within 30 s. The full run
+(10,000 reports, overlapping faults) is `make chaos`; its table is in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from gridloop_chaos.run import ChaosOptions, run
+from gridloop_chaos.table import checked, render
+
+pytestmark = pytest.mark.integration
+
+REPORTS = int(os.environ.get("CHAOS_CI_REPORTS", "300"))
+
+
+@pytest.mark.timeout(900)  # the whole system started, struck twelve times and settled: minutes
+async def test_every_fault_once_loses_nothing_and_repeats_no_effect(tmp_path: Path) -> None:
+    logging.getLogger("aio_pika").setLevel(logging.CRITICAL)
+    logging.getLogger("aiormq").setLevel(logging.CRITICAL)
+    lines: list[str] = []
+    result = await run(
+        ChaosOptions(
+            reports=REPORTS,
+            hold=2.0,
+            cut=6.0,
+            gap=2.0,
+            overlaps=False,
+            max_complete_hours=24.0,
+            broadcasts=1,
+            city_notice=True,
+            settle_timeout=300.0,
+            work_dir=tmp_path,
+        ),
+        lines.append,
+    )
+    console = Console(width=160, record=True)
+    console.print(render(result))
+    console.print(checked(result))
+    report = console.export_text()
+    print(report)  # the table in the test log, as `make chaos` prints it
+    problems = [
+        f"{f.kind} {f.check}: {f.detail}"
+        for f in result.audit.findings
+        if f.kind in ("lost", "duplicate", "unexpected")
+    ]
+    assert result.settled, "the city did not settle:\n" + "\n".join(lines[-20:])
+    assert not problems, "\n".join(problems[:30])
+    ran = [o for o in result.outcomes if o.skipped is None]
+    assert len(ran) == len(result.outcomes), [o.skipped for o in result.outcomes if o.skipped]
+    slow = [(o.name, o.ready_after) for o in ran if (o.ready_after or 0) > 30]
+    assert not slow, f"not back within 30 s: {slow}"
+    assert result.audit.checked["reports answered 202"] >= REPORTS * 0.9
