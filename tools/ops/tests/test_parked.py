@@ -127,3 +127,39 @@ async def test_list_show_replay_and_purge_parked_messages(
         assert await peek(amqp, SERVICE) == []
     finally:
         await consumer.stop()
+
+
+async def test_a_message_the_broker_dead_lettered_says_so_before_why_it_had_waited(
+    amqp: AbstractChannel,
+) -> None:
+    """The broker's x-delivery-limit parks a message without our headers' say; one that waited in
+    a retry tier before still carries the wait's reason, which must not pass for the parking's."""
+    await declare_inbox(amqp, SERVICE, [], (50,), 5)
+    doomed = await amqp.declare_queue(
+        "probe.limited",
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": 1,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": f"{SERVICE}.dead",
+        },
+    )
+    waited = "gridloop_notify.handlers.ReplyAddressUnknown: no report.received seen yet"
+    await amqp.default_exchange.publish(
+        aio_pika.Message(b"{}", message_id="m-1", headers={"x-gridloop-reason": waited}),
+        routing_key=doomed.name,
+    )
+
+    async def returned_past_its_limit() -> bool:
+        message = await doomed.get(fail=False)
+        if message is not None:
+            await message.nack(requeue=True)
+        return len(await peek(amqp, SERVICE)) == 1
+
+    await eventually(returned_past_its_limit, what="the broker dead-letters it")
+    [message] = await peek(amqp, SERVICE)
+    assert message.reason.startswith(
+        "dead-lettered by the broker: delivery_limit (in probe.limited)"
+    )
+    assert message.reason.endswith(f"it had waited: {waited}")

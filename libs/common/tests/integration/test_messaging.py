@@ -16,6 +16,7 @@ from gridloop_common.messaging import (
     REASON_HEADER,
     Consumer,
     Delivery,
+    NotYet,
     PermanentError,
     Publisher,
     PublishFailed,
@@ -58,6 +59,7 @@ async def _run_consumer(
     handler: object,
     delays: tuple[int, ...] = (50, 50),
     recovered: Callable[[], Awaitable[bool]] | None = None,
+    patience_seconds: float = 300.0,
 ) -> Consumer:
     queue = await declare_inbox(
         amqp,
@@ -75,6 +77,7 @@ async def _run_consumer(
         metrics=ServiceMetrics("probe"),
         is_outage=lambda error: isinstance(error, DatabaseAway),
         recovered=recovered,
+        patience_seconds=patience_seconds,
     )
     await consumer.start()
     return consumer
@@ -93,6 +96,29 @@ async def test_an_outage_longer_than_the_retry_tiers_parks_nothing(amqp: Abstrac
     await eventually(lambda: asyncio.sleep(0, len(attempts) >= 7), what="handled after the outage")
     await consumer.stop()
     assert attempts == [1] * 7, "waiting for the database spends no attempt"
+    assert await (await amqp.get_queue(dead_queue("probe"))).get(fail=False) is None
+
+
+async def test_a_message_waiting_for_an_earlier_one_spends_its_patience_once(
+    amqp: AbstractChannel,
+) -> None:
+    """While patient it waits without spending attempts; once patience is spent its attempts
+    count, and the last one is marked so the handler decides without the earlier message (the
+    retries must not start the patience again: the message would wait it out once per tier)."""
+    seen: list[tuple[int, bool]] = []
+
+    async def waits_for_the_report(event: CaseAccepted, delivery: Delivery) -> None:
+        seen.append((delivery.attempt, delivery.last_attempt))
+        if not delivery.last_attempt:
+            raise NotYet("no report.received seen yet")
+
+    consumer = await _run_consumer(amqp, waits_for_the_report, patience_seconds=0.3)
+    await Publisher(amqp, "t").publish(envelope(accepted("o8"), source="t", time=datetime.now(UTC)))
+    await eventually(lambda: asyncio.sleep(0, any(last for _, last in seen)), what="last attempt")
+    await consumer.stop()
+    waits = [attempt for attempt, _ in seen[:-2]]
+    assert waits and set(waits) == {1}, "waiting spends no attempt"
+    assert seen[-2:] == [(2, False), (3, True)], "after patience: one retry per tier, then decide"
     assert await (await amqp.get_queue(dead_queue("probe"))).get(fail=False) is None
 
 

@@ -164,13 +164,20 @@ async def _requeue(publisher: Publisher, service: str, parked: ParkedMessage) ->
 
 
 def _reason(headers: dict[str, Any]) -> str:
-    if REASON_HEADER in headers:
-        return str(headers[REASON_HEADER])
-    # Dead-lettered by the broker itself (its x-delivery-limit, say), not by our consumer.
-    first = headers.get("x-first-death-reason")
-    if first:
-        return f"dead-lettered by the broker: {first}"
-    return "(no reason recorded)"
+    if PARKED_AT_HEADER in headers:  # parked by our consumer, which always says why
+        return str(headers.get(REASON_HEADER, "(no reason recorded)"))
+    # Dead-lettered by the broker itself (its x-delivery-limit, say). A message that waited in
+    # a retry tier first still carries the consumer's reason for that wait: say both, the
+    # broker's first, or the wait's reason passes for the parking's.
+    deaths = headers.get("x-death")
+    last = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
+    broker = last.get("reason") or headers.get("x-first-death-reason")
+    if broker:
+        queue = last.get("queue") or headers.get("x-first-death-queue")
+        said = f"dead-lettered by the broker: {broker}" + (f" (in {queue})" if queue else "")
+        earlier = headers.get(REASON_HEADER)
+        return f"{said}; it had waited: {earlier}" if earlier else said
+    return str(headers.get(REASON_HEADER, "(no reason recorded)"))
 
 
 def _type_of(body: bytes) -> str | None:

@@ -59,6 +59,20 @@ class Binding:
     routing_key: str
 
 
+# The broker's own delivery limit is a backstop for a message that kills its consumer before the
+# crash journal can count it; the journal parks a poison at `delivery_limit`. RabbitMQ 3.x charges
+# *every* message in a dead consumer's prefetch for each death, so an innocent message sitting in
+# the buffers of replicas killed by a poison (up to `delivery_limit` deaths per poison) and by
+# other crashes is charged many times: with the backstop equal to the journal's limit the fault
+# suite saw good messages dead-lettered. Twenty poisons' worth of deaths is far above that.
+BROKER_BACKSTOP_FACTOR = 20
+
+
+def broker_delivery_limit(delivery_limit: int) -> int:
+    """The inbox's `x-delivery-limit` for a consumer that parks poison at `delivery_limit`."""
+    return delivery_limit * BROKER_BACKSTOP_FACTOR
+
+
 async def declare_exchanges(channel: AbstractChannel) -> None:
     for name, kind in EXCHANGES:
         await channel.declare_exchange(name, kind, durable=True)
@@ -77,7 +91,8 @@ async def declare_inbox(
         inbox_queue(service),
         durable=True,
         arguments=_quorum(
-            **{"x-delivery-limit": delivery_limit}, **_dead_letter_to(dead_queue(service))
+            **{"x-delivery-limit": broker_delivery_limit(delivery_limit)},
+            **_dead_letter_to(dead_queue(service)),
         ),
     )
     for delay in retry_delays_ms:
