@@ -25,7 +25,13 @@ def parse(argv: list[str] | None = None) -> ChaosOptions:
     parser.add_argument(
         "--reports", type=int, default=int(os.environ.get("CHAOS_REPORTS", "10000"))
     )
-    parser.add_argument("--rate", type=float, default=None, help="default: spread over the faults")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=10.0,
+        help="reports a second (default 10); the fault schedule strikes again and again "
+        "until every report is sent",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--replicas", type=int, default=2)
     parser.add_argument("--speed", type=float, default=7_200.0)
@@ -39,6 +45,7 @@ def parse(argv: list[str] | None = None) -> ChaosOptions:
         replicas=args.replicas,
         speed=args.speed,
         faults=not args.no_faults,
+        repeat=True,
         work_dir=args.work_dir,
     )
 

@@ -75,8 +75,11 @@ class Poison(Fault):
 
     marker: str = ""
     timeout: float = 180.0
+    _parked_before: dict[str, int] = field(default_factory=dict)
 
     async def strike(self, system: CitySystem) -> None:
+        # An earlier cycle's poison is parked already: healed means one more than now.
+        self._parked_before = {s: await self._parked(system, s) for s in self.services}
         connection = await aio_pika.connect(system.rabbitmq_url)
         async with connection:
             channel = await connection.channel(publisher_confirms=True)
@@ -102,10 +105,13 @@ class Poison(Fault):
         while waiting and time.monotonic() < deadline:
             await asyncio.sleep(1.0)
             for service in sorted(waiting):
-                if any(self.marker.encode() in m.body for m in await system.parked(service)):
+                if await self._parked(system, service) > self._parked_before[service]:
                     waiting.discard(service)
         if waiting:
             raise RuntimeError(f"poison not parked within {self.timeout:.0f} s: {sorted(waiting)}")
+
+    async def _parked(self, system: CitySystem, service: str) -> int:
+        return sum(self.marker.encode() in m.body for m in await system.parked(service))
 
 
 @dataclass

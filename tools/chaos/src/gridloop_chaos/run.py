@@ -69,6 +69,9 @@ class ChaosOptions:
     faults: bool = True
     # Overlapping faults after the single ones (the short CI run strikes each fault once).
     overlaps: bool = True
+    # Strike the schedule again and again until every report is sent (the full run, at a rate
+    # the machine sustains); otherwise once, with the reports spread over it.
+    repeat: bool = False
     settle_timeout: float = 600.0
     work_dir: Path | None = None
     broadcasts: int = 2
@@ -132,7 +135,7 @@ async def run(options: ChaosOptions, say: Say) -> ChaosRun:
         started = time.time()
         simulation.record.started_at = started
         sending = asyncio.create_task(simulation.run_reports())
-        outcomes = await _strike(system, faults, options, say)
+        outcomes = await _strike(system, faults, options, say, sending)
         await sending
         say("reports sent; letting the city settle")
         settled = await simulation.settle(timeout=options.settle_timeout)
@@ -154,12 +157,28 @@ async def run(options: ChaosOptions, say: Say) -> ChaosRun:
 
 
 async def _strike(
-    system: CitySystem, faults: list[Fault], options: ChaosOptions, say: Say
+    system: CitySystem,
+    faults: list[Fault],
+    options: ChaosOptions,
+    say: Say,
+    sending: asyncio.Task[None],
 ) -> list[Outcome]:
     outcomes: list[Outcome] = []
     await asyncio.sleep(options.gap * 2)  # a calm start, the row all others are compared with
+    cycle = 1
+    while True:
+        outcomes += await _strike_once(system, faults, options, say, cycle if options.repeat else 0)
+        if not options.repeat or sending.done() or not faults:
+            return outcomes
+        cycle += 1
+
+
+async def _strike_once(
+    system: CitySystem, faults: list[Fault], options: ChaosOptions, say: Say, cycle: int
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
     for fault in faults:
-        outcome = Outcome(fault.name)
+        outcome = Outcome(f"{cycle}. {fault.name}" if cycle else fault.name)
         outcomes.append(outcome)
         reason = fault.unavailable(system)
         if reason is not None:
