@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aio_pika.abc import AbstractChannel
 
+from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET, ReporterTokens
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.infrastructure import Infrastructure
 from gridloop_common.testing.polling import eventually
@@ -56,6 +57,10 @@ async def events(amqp: AbstractChannel) -> AsyncIterator[EventProbe]:
         await probe.close()
 
 
+# What intake gives each reporter in its 202 answer (the services' shared development secret).
+TOKENS = ReporterTokens(DEVELOPMENT_SECRET)
+
+
 def timeline(case: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(line["what"], line["who"], line["via"]) for line in case["history"]]
 
@@ -99,10 +104,20 @@ async def test_single_department_loop_over_amqp_and_http_with_a_pika_department(
         completed = await events.wait_for("completed", lambda e: e["subject"] == case_id)
         assert completed["data"]["case_complete"] is True
 
-        response = await center.http.post(
-            f"{center.base_url}/v1/cases/{case_id}/feedback",
-            json={"satisfied": True, "comment": "很满意"},
-        )
+        # The verdict is the reporter's: the case id (public) alone, or another report's
+        # token, is refused and changes nothing.
+        feedback = f"{center.base_url}/v1/cases/{case_id}/feedback"
+        verdict = {"satisfied": True, "comment": "很满意"}
+        anonymous = await center.http.post(feedback, json=verdict)
+        assert anonymous.status_code == 401, anonymous.text
+        assert anonymous.json()["code"] == "missing_reporter_token"
+        someone_else = {"X-Reporter-Token": TOKENS.for_report("R-someone-else")}
+        forged = await center.http.post(feedback, json=verdict, headers=someone_else)
+        assert forged.status_code == 403, forged.text
+        assert forged.json()["code"] == "wrong_reporter_token"
+        assert (await center.case(case_id))["status"] == "completed"
+        reporter = {"X-Reporter-Token": TOKENS.for_report(report_id)}
+        response = await center.http.post(feedback, json=verdict, headers=reporter)
         assert response.status_code == 200, response.text
         closed = await events.wait_for("closed", lambda e: e["subject"] == case_id)
         assert closed["data"]["satisfied"] is True
@@ -341,6 +356,7 @@ async def test_unsatisfied_feedback_reopens_the_case_to_the_same_department(
         response = await center.http.post(
             f"{center.base_url}/v1/cases/{case_id}/feedback",
             json={"satisfied": False, "comment": "第二天又堆满了"},
+            headers={"X-Reporter-Token": TOKENS.for_report(report_id)},
         )
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "reopened"

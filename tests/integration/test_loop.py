@@ -15,10 +15,14 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from gridloop_common.contracts import AcceptOrder
 from gridloop_common.messaging import Publisher, department_queue, envelope
 from gridloop_common.periods import month_key
+from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET, ReporterTokens
 from gridloop_common.testing.polling import eventually
 from tests.integration.system import ALL_SERVICES, GRID, HttpSink, System
 
 pytestmark = pytest.mark.integration
+
+# What intake's 202 answer gives the reporter (the services' shared development secret).
+TOKENS = ReporterTokens(DEVELOPMENT_SECRET)
 
 
 async def report(client: httpx.AsyncClient, system: System, description: str) -> str:
@@ -120,7 +124,10 @@ async def test_report_is_dispatched_accepted_timed_counted_and_notified(
         assert notices[0].headers.get("Idempotency-Key")
 
         async def report_status() -> dict[str, Any] | None:
-            response = await client.get(f"{system.url('intake')}/v1/reports/{late_report}")
+            response = await client.get(
+                f"{system.url('intake')}/v1/reports/{late_report}",
+                headers={"X-Reporter-Token": TOKENS.for_report(late_report)},
+            )
             body: dict[str, Any] = response.json()
             return body if body.get("status") == "dispatched" else None
 

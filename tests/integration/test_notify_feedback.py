@@ -24,6 +24,7 @@ from gridloop_common.contracts import (
 )
 from gridloop_common.messaging import Publisher, department_queue, envelope
 from gridloop_common.mongo import Client
+from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET, ReporterTokens
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.polling import eventually
 from tests.integration.notify_sinks import HttpSink, SmtpSink
@@ -167,7 +168,12 @@ async def test_each_reporter_hears_accepted_completed_closed_on_their_own_channe
     assert kinds == ["case_accepted", "case_closed", "case_completed"]
     completed = next(b for b in sms_to(phone) if b["kind"] == "case_completed")
     link = f"{FEEDBACK_BASE}/v1/cases/{cases['sms']}/feedback"
-    assert link in completed["text"] and f"评价码 {cases['sms']}" in completed["text"]
+    # The code is the reporter's token (what the verdict needs), not the public case id.
+    code = ReporterTokens(DEVELOPMENT_SECRET).for_report(reports["sms"])
+    assert link in completed["text"] and f"评价码 {code}" in completed["text"]
+    assert (
+        f"(code {code})" in completed["text"] and f"评价码 {cases['sms']}" not in completed["text"]
+    )
     assert "坑已填平" in completed["text"]
     assert any("感谢您的评价" in t for t in texts)
     assert sorted(b["kind"] for b in sms_to(linked_phone)) == kinds
@@ -251,9 +257,13 @@ async def test_a_chat_group_reporter_hears_acceptance_completion_and_closure_in_
             )
             await department.publish(envelope(done, source="dept", time=datetime.now(UTC)))
             completed = await eventually(lambda: told("case_completed"), what="the completed reply")
-            # The resident follows the link from the group's reply.
+            # The resident follows the link from the group's reply, with its code: the token
+            # intake's 202 answer gave them.
+            assert completed["feedback_code"] == said.json()["reporter_token"]
             verdict = await http.post(
-                completed["feedback_url"], json={"satisfied": True, "comment": "修得很好"}
+                completed["feedback_url"],
+                json={"satisfied": True, "comment": "修得很好"},
+                headers={"X-Reporter-Token": completed["feedback_code"]},
             )
             assert verdict.status_code == 200, verdict.text
             closed = await eventually(lambda: told("case_closed"), what="the closed reply")

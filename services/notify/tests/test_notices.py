@@ -19,6 +19,7 @@ from gridloop_common.contracts import (
     TopPerformer,
 )
 from gridloop_common.registry import UnknownAreaError, load_registry
+from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_notify.audience import Audience
 from gridloop_notify.delivery import RECORD_ONLY
 from gridloop_notify.notices import (
@@ -38,6 +39,7 @@ from gridloop_notify.notices import (
     reporter_segments,
 )
 
+TOKENS = ReporterTokens("test-secret")
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 ALL = Endpoints(chat_group=True, sms=True, email=True, reporter_webhook_url="https://app.example/h")
 CASE = {
@@ -125,21 +127,30 @@ def test_accepted_notice_is_keyed_by_order_and_names_the_department() -> None:
     assert notice.case_id == "C-1" and notice.report_ids == ("R-1",)
 
 
-def test_completed_notice_carries_the_feedback_link_and_code() -> None:
+def test_completed_notice_carries_the_feedback_link_and_the_reporters_token() -> None:
     event = CaseCompleted(**CASE, completed_at=NOW, result="坑已填平")
     notice = completed_notice(
-        event, "ev-1", [record("R-1", "sms", "138")], ALL, "https://fb.example"
+        event,
+        "ev-1",
+        [record("R-1", "sms", "138")],
+        ALL,
+        feedback_base_url="https://fb.example",
+        tokens=TOKENS,
     )
     assert notice is not None
     assert notice.data["feedback_url"] == "https://fb.example/v1/cases/C-1/feedback"
-    assert notice.data["feedback_code"] == "C-1"
+    # The code is the token of the case's report, not the (public) case id.
+    assert notice.data["feedback_code"] == "TYFZEGN3ZU5F"
     assert "https://fb.example/v1/cases/C-1/feedback" in notice.text
-    assert "评价码 C-1" in notice.text and "坑已填平" in notice.text
+    assert "评价码 TYFZEGN3ZU5F" in notice.text and "坑已填平" in notice.text
 
 
 def test_a_cooperating_units_completion_is_not_news_for_the_reporter() -> None:
     event = CaseCompleted(**CASE, completed_at=NOW, case_complete=False)
-    assert completed_notice(event, "ev-1", [], ALL, "https://fb.example") is None
+    none = completed_notice(
+        event, "ev-1", [], ALL, feedback_base_url="https://fb.example", tokens=TOKENS
+    )
+    assert none is None
 
 
 @pytest.mark.parametrize(

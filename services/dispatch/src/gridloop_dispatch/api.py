@@ -25,6 +25,7 @@ from gridloop_common.contracts import (
 from gridloop_common.envelope import derived_id, new_event_id
 from gridloop_common.http import app_deps, problem
 from gridloop_common.messaging import department_queue
+from gridloop_common.reporter_tokens import TOKEN_HEADER
 from gridloop_dispatch.auth import operator_key_matches
 from gridloop_dispatch.bootstrap import DispatchDeps
 from gridloop_dispatch.lifecycle import Refusal
@@ -38,6 +39,14 @@ ApiKey = Annotated[
     Header(
         alias="X-Api-Key",
         description="A department's key `<code>.<secret>`, or the operator key",
+    ),
+]
+ReporterToken = Annotated[
+    str | None,
+    Header(
+        alias=TOKEN_HEADER,
+        max_length=64,
+        description="The reporter's token: in intake's 202 answer and in the completion notice",
     ),
 ]
 IdempotencyKey = Annotated[
@@ -399,17 +408,34 @@ class FeedbackBody(BaseModel):
     "/cases/{case_id}/feedback",
     tags=["cases"],
     summary="The reporter's verdict on a completed case: closes it or reopens it",
-    responses={404: {"description": "no such case"}, 409: {"description": "not completed"}},
+    responses={
+        401: {"description": "no reporter token"},
+        403: {"description": "not this case's reporter token"},
+        404: {"description": "no such case"},
+        409: {"description": "not completed"},
+    },
 )
 async def feedback(
     case_id: str,
     body: FeedbackBody,
     deps: Deps,
     request: Request,
+    *,
+    reporter_token: ReporterToken = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
+    if not reporter_token:
+        raise ApiProblem(
+            401,
+            "missing_reporter_token",
+            f"send the token the reporter was given (the 202 answer, the notice) in {TOKEN_HEADER}",
+        )
     cause = cause_for("reporter", request, idempotency_key)
     result = await deps.service.feedback(
-        case_id, satisfied=body.satisfied, comment=body.comment, cause=cause
+        case_id,
+        reporter_token=reporter_token,
+        satisfied=body.satisfied,
+        comment=body.comment,
+        cause=cause,
     )
     return respond(result)

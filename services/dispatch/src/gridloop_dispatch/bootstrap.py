@@ -8,6 +8,7 @@ from datetime import timedelta
 from gridloop_common.clock import Clock
 from gridloop_common.contracts import DispatchWatermark
 from gridloop_common.registry import load_registry
+from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_dispatch import repository
 from gridloop_dispatch.areas import AreaDirectory
@@ -70,6 +71,7 @@ def build_deps(settings: DispatchSettings, clock: Clock | None = None) -> Dispat
         policy=policy_from(settings),
         clock=runtime.clock,
         relay_now=runtime.relay_now,
+        reporter_tokens=ReporterTokens(settings.reporter_token_secret),
         fault_point=settings.gridloop_fault_point,
     )
     runtime.subscriptions = subscriptions(DispatchHandlers(service))

@@ -13,6 +13,7 @@ from gridloop_common.contracts import OrderReply, ReportReceived
 from gridloop_common.faults import crash_point
 from gridloop_common.messaging import Outgoing, envelope
 from gridloop_common.outbox import RelayNow
+from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_dispatch import lifecycle
 from gridloop_dispatch.areas import Area, AreaDirectory
 from gridloop_dispatch.lifecycle import Act, Change, Outcome, Policy, Refusal
@@ -57,6 +58,7 @@ class DispatchService:
     policy: Policy
     clock: Clock
     relay_now: RelayNow
+    reporter_tokens: ReporterTokens
     fault_point: str = ""
 
     # --- reports ----------------------------------------------------------------------------
@@ -243,17 +245,30 @@ class DispatchService:
     # --- the reporter -----------------------------------------------------------------------
 
     async def feedback(
-        self, case_id: str, *, satisfied: bool, comment: str | None, cause: Cause
+        self,
+        case_id: str,
+        *,
+        reporter_token: str,
+        satisfied: bool,
+        comment: str | None,
+        cause: Cause,
     ) -> Result:
-        return await self._apply(
-            case_id,
-            cause,
-            "reporter",
-            "http",
-            lambda case, act: lifecycle.feedback(
+        """The reporter's verdict; only the holder of the case's reporter token may give it."""
+
+        def decide(case: Case, act: Act) -> Outcome:
+            if not case.report_id or not self.reporter_tokens.matches(
+                case.report_id, reporter_token
+            ):
+                return Refusal(
+                    403,
+                    "wrong_reporter_token",
+                    "the token is not the one given to this case's reporter",
+                )
+            return lifecycle.feedback(
                 case, satisfied=satisfied, comment=comment, policy=self.policy, act=act
-            ),
-        )
+            )
+
+        return await self._apply(case_id, cause, "reporter", "http", decide)
 
     # --- plumbing ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
+from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET
 from gridloop_common.settings import ServiceSettings
 
 
@@ -36,6 +37,9 @@ class DispatchSettings(ServiceSettings):
     # Protects the center's operations (triage, re-dispatch, joint action, extensions, local
     # resolution, routing rules, API keys). Empty: those endpoints answer 503.
     operator_api_key: SecretStr = SecretStr("")
+    # Shared with intake and notify: a reporter's verdict needs the token derived from it
+    # (gridloop_common.reporter_tokens).
+    reporter_token_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     # Management API of the broker, for `provision-departments`; empty: RABBITMQ_URL's host on
     # port 15672 with RABBITMQ_URL's credentials.
     rabbitmq_management_url: SecretStr = SecretStr("")

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from gridloop_common.http import app_deps, problem
 from gridloop_common.registry import Registry
+from gridloop_common.reporter_tokens import TOKEN_HEADER, ReporterTokens
 from gridloop_intake.bootstrap import IntakeDeps
 from gridloop_intake.channels import chat_group, hotline, native, patrol
 from gridloop_intake.reporting import Outcome, fingerprint
@@ -26,6 +27,10 @@ IdempotencyKey = Annotated[
         description="Retrying with the same key returns the first answer and creates nothing.",
     ),
 ]
+ReporterToken = Annotated[
+    str | None,
+    Header(alias=TOKEN_HEADER, max_length=64, description="The token of the 202 answer"),
+]
 RequestT = TypeVar("RequestT")
 
 router = APIRouter(prefix="/v1")
@@ -38,9 +43,11 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def outcome_body(outcome: Outcome) -> dict[str, Any]:
+def outcome_body(outcome: Outcome, tokens: ReporterTokens) -> dict[str, Any]:
     return {
         "report_id": outcome.report_id,
+        # Only the reporter gets it: their verdict on the case and their view of the report.
+        "reporter_token": tokens.for_report(outcome.report_id),
         "status": outcome.status,
         "linked_to": outcome.linked_to,
         "grid_id": outcome.grid_id,
@@ -66,9 +73,9 @@ async def accept(
     )
 
 
-def accepted(outcome: Outcome) -> JSONResponse:
+def accepted(outcome: Outcome, tokens: ReporterTokens) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return JSONResponse(outcome_body(outcome), status_code=202, headers=headers)
+    return JSONResponse(outcome_body(outcome, tokens), status_code=202, headers=headers)
 
 
 @router.post("/reports", tags=["reports"], status_code=202, responses=ACCEPTED)
@@ -79,12 +86,29 @@ async def create_report(
     return accepted(
         await accept(
             request, deps, idempotency_key, lambda r, now: native.to_submission(body, r, now)
-        )
+        ),
+        deps.reporter_tokens,
     )
 
 
-@router.get("/reports/{report_id}", tags=["reports"], summary="A report and what became of it")
-async def get_report(report_id: str, deps: Deps) -> Any:
+@router.get(
+    "/reports/{report_id}",
+    tags=["reports"],
+    summary="A report and what became of it, for its reporter",
+    responses={
+        401: {"description": "no reporter token"},
+        403: {"description": "not this report's token"},
+        404: {"description": "no such report"},
+    },
+)
+async def get_report(report_id: str, deps: Deps, reporter_token: ReporterToken = None) -> Any:
+    # The stored report holds the reporter's contact data: only its reporter reads it here.
+    if not reporter_token:
+        return problem(
+            401, "missing_reporter_token", f"send the token of the 202 answer in {TOKEN_HEADER}"
+        )
+    if not deps.reporter_tokens.matches(report_id, reporter_token):
+        return problem(403, "wrong_reporter_token", "the token is not this report's")
     document = await deps.reports.get(report_id)
     if document is None:
         return problem(404, "report_not_found", f"no report {report_id}")
@@ -105,7 +129,8 @@ async def chat_group_message(
     return accepted(
         await accept(
             request, deps, idempotency_key, lambda r, now: chat_group.to_submission(body, r, now)
-        )
+        ),
+        deps.reporter_tokens,
     )
 
 
@@ -120,7 +145,8 @@ async def patrol_report(
     return accepted(
         await accept(
             request, deps, idempotency_key, lambda r, now: patrol.to_submission(body, r, now)
-        )
+        ),
+        deps.reporter_tokens,
     )
 
 
@@ -135,5 +161,6 @@ async def hotline_call(
     return accepted(
         await accept(
             request, deps, idempotency_key, lambda r, now: hotline.to_submission(body, r, now)
-        )
+        ),
+        deps.reporter_tokens,
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from gridloop_common.clock import Clock
 from gridloop_common.registry import Registry, load_registry
+from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_intake import repository
 from gridloop_intake.handlers import CaseStatusHandlers
@@ -22,6 +23,7 @@ class IntakeDeps:
     registry: Registry
     reports: repository.ReportRepository
     desk: ReportDesk
+    reporter_tokens: ReporterTokens
 
     @property
     def clock(self) -> Clock:
@@ -47,5 +49,10 @@ def build_deps(settings: IntakeSettings, clock: Clock | None = None) -> IntakeDe
         pseudonym_key=settings.intake_pseudonym_key.get_secret_value().encode(),
     )
     return IntakeDeps(
-        settings=settings, runtime=runtime, registry=load_registry(), reports=reports, desk=desk
+        settings=settings,
+        runtime=runtime,
+        registry=load_registry(),
+        reports=reports,
+        desk=desk,
+        reporter_tokens=ReporterTokens(settings.reporter_token_secret),
     )

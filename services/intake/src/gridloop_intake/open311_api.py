@@ -127,7 +127,9 @@ async def service_definition(
     status_code=201,
     openapi_extra=FORM_BODY,
     responses={
-        201: {"description": "`[{service_request_id, service_notice, account_id}]`"},
+        201: {
+            "description": "`[{service_request_id, service_notice, account_id, reporter_token}]`"
+        },
         403: ERROR_LIST,
         413: {"description": "Body over the size limit"},
         415: ERROR_LIST,
@@ -162,7 +164,16 @@ async def create_request(
     if outcome.linked_to:
         notice = open311.linked_notice(outcome.linked_to)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    body = [{"service_request_id": outcome.report_id, "service_notice": notice, "account_id": None}]
+    body = [
+        {
+            "service_request_id": outcome.report_id,
+            "service_notice": notice,
+            "account_id": None,
+            # An extension field (GeoReport v2 lets a server add them): only the submitter gets
+            # it, and it is what their verdict on the case needs.
+            "reporter_token": deps.reporter_tokens.for_report(outcome.report_id),
+        }
+    ]
     return JSONResponse(body, status_code=201, headers=headers)
 
 

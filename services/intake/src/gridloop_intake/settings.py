@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
+from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET
 from gridloop_common.settings import ServiceSettings
 
 DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key"
@@ -19,6 +20,9 @@ class IntakeSettings(ServiceSettings):
     intake_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # Keyed hash of reporters' phone numbers; production sets a secret, rotating it re-keys.
     intake_pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
+    # Shared with dispatch and notify: the reporter's token in the 202 answer is derived with it
+    # (gridloop_common.reporter_tokens).
+    reporter_token_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     # Open311 clients' API keys, comma-separated (make up: the development key dev-open311-key).
     gridloop_open311_api_keys: Annotated[tuple[str, ...], NoDecode] = ()
 

@@ -12,6 +12,7 @@ from services.intake.tests.integration.conftest import RunningIntake
 
 from gridloop_common.mongo import Client
 from gridloop_common.registry import load_registry
+from gridloop_common.reporter_tokens import TOKEN_HEADER
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.polling import eventually
 
@@ -49,7 +50,12 @@ async def test_a_report_is_stored_then_published_with_its_placement(intake: Runn
     assert body["grid_id"] == GRID.id
     assert body["location_precision"] == "point"
 
-    stored = await intake.client.get(f"/v1/reports/{body['report_id']}")
+    # The stored report is its reporter's to read: with the token of the 202 answer only.
+    path = f"/v1/reports/{body['report_id']}"
+    assert (await intake.client.get(path)).json()["code"] == "missing_reporter_token"
+    wrong = await intake.client.get(path, headers={TOKEN_HEADER: "AAAAAAAAAAAA"})
+    assert (wrong.status_code, wrong.json()["code"]) == (403, "wrong_reporter_token")
+    stored = await intake.client.get(path, headers={TOKEN_HEADER: body["reporter_token"]})
     assert stored.status_code == 200
     assert stored.json()["township_id"] == GRID.township_id
 

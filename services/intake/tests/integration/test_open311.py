@@ -97,7 +97,14 @@ async def test_a_third_party_client_reads_services_and_follows_a_spec_form_post(
         created = await http.post("/requests.json", data=spec_form())
         assert created.status_code == 201, created.text
         [answer] = created.json()
-        assert set(answer) == {"service_request_id", "service_notice", "account_id"}
+        # The spec's fields, and one extension: the submitter's token for their verdict.
+        assert set(answer) == {
+            "service_request_id",
+            "service_notice",
+            "account_id",
+            "reporter_token",
+        }
+        assert len(answer["reporter_token"]) == 12
         assert answer["account_id"] is None
         assert "市城市管理局" in answer["service_notice"]
         request_id = answer["service_request_id"]

@@ -16,6 +16,7 @@ from prometheus_client import Counter
 
 from gridloop_common.clock import Clock
 from gridloop_common.registry import Registry, load_registry
+from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_notify import repository
 from gridloop_notify.channels import (
@@ -232,6 +233,7 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
         registry=registry,
         endpoints=endpoints,
         feedback_base_url=settings.feedback_base_url,
+        reporter_tokens=ReporterTokens(settings.reporter_token_secret),
         configured_channels=settings.configured_channels(),
         clock=clock,
     )

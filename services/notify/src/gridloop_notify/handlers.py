@@ -21,6 +21,7 @@ from gridloop_common.contracts import (
 )
 from gridloop_common.messaging import Delivery, NotYet
 from gridloop_common.registry import Registry
+from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_notify import notices
 from gridloop_notify.alerts import (
     AlertFacts,
@@ -50,6 +51,7 @@ class NotifyHandlers:
     registry: Registry
     endpoints: Endpoints
     feedback_base_url: str
+    reporter_tokens: ReporterTokens
     configured_channels: frozenset[str]
     clock: Clock
 
@@ -84,7 +86,12 @@ class NotifyHandlers:
         if records is None:
             return
         draft = notices.completed_notice(
-            event, delivery.event_id, records, self.endpoints, self.feedback_base_url
+            event,
+            delivery.event_id,
+            records,
+            self.endpoints,
+            feedback_base_url=self.feedback_base_url,
+            tokens=self.reporter_tokens,
         )
         if draft is not None:
             await self.desk.submit_now(draft)

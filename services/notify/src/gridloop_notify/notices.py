@@ -18,6 +18,7 @@ from gridloop_common.contracts import (
 )
 from gridloop_common.envelope import derived_id
 from gridloop_common.registry import Registry
+from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_notify import texts
 from gridloop_notify.alerts import alert_data
 from gridloop_notify.audience import Audience, chat_groups, household_count
@@ -212,25 +213,36 @@ def completed_notice(
     event_id: str,
     records: Sequence[ReplyRecord],
     endpoints: Endpoints,
+    *,
     feedback_base_url: str,
+    tokens: ReporterTokens,
 ) -> NoticeDraft | None:
-    """None for a cooperating unit's share of a joint action: only the case's end is news."""
+    """None for a cooperating unit's share of a joint action: only the case's end is news.
+
+    Its feedback code is the token of the case's report (every reporter of the case hears it,
+    linked duplicates' too: each may give the verdict)."""
     if not event.case_complete:
         return None
     url = feedback_url(feedback_base_url, event.case_id)
+    code = tokens.for_report(event.report_id or event.case_id)
     return _reporter_notice(
         "case_completed",
         event,
         key=event.order_id,
         event_id=event_id,
         title_text=texts.case_completed(
-            event.case_id, event.report_id, event.department, event.result, url
+            event.case_id,
+            event.report_id,
+            event.department,
+            event.result,
+            feedback_url=url,
+            feedback_code=code,
         ),
         data={
             "completed_at": event.completed_at.isoformat(),
             "result": event.result,
             "feedback_url": url,
-            "feedback_code": event.case_id,
+            "feedback_code": code,
         },
         records=records,
         endpoints=endpoints,

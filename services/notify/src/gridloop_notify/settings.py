@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
+from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET
 from gridloop_common.settings import ServiceSettings
 
 CHANNELS = ("chat_group", "sms", "email", "webhook")
@@ -50,6 +51,9 @@ class NotifySettings(ServiceSettings):
     # Where a resident's client reaches dispatch's API: feedback goes to
     # `<base>/v1/cases/<case id>/feedback`.
     notify_feedback_base_url: str = "http://127.0.0.1:8002"
+    # Shared with intake and dispatch: the completion notice's feedback code is the reporter's
+    # token derived with it (gridloop_common.reporter_tokens).
+    reporter_token_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
 
     # --- delivery engine ---
     # Hard cap on one send (connect + request + answer); slower counts as a transient failure.

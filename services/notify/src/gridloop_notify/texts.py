@@ -73,8 +73,15 @@ def case_accepted(case_id: str, report_id: str | None, department: str) -> tuple
 
 
 def case_completed(
-    case_id: str, report_id: str | None, department: str, result: str | None, feedback_url: str
+    case_id: str,
+    report_id: str | None,
+    department: str,
+    result: str | None,
+    *,
+    feedback_url: str,
+    feedback_code: str,
 ) -> tuple[str, str]:
+    """The feedback code is the reporter's token: the verdict needs it, the case id is public."""
     name_zh, name_en = department_names(department)
     said = ""
     if result and result.strip():
@@ -83,9 +90,9 @@ def case_completed(
     return (
         "您反映的问题已办结，请评价",
         f"您反映的问题（{_reference(case_id, report_id)}）已由{name_zh}办结。{said}"
-        f"请评价处理结果：{feedback_url}（评价码 {case_id}）。"
+        f"请评价处理结果：{feedback_url}（评价码 {feedback_code}）。"
         f" Your report ({_reference_en(case_id, report_id)}) has been resolved by {name_en}."
-        f" Please rate the result: {feedback_url} (code {case_id}).",
+        f" Please rate the result: {feedback_url} (code {feedback_code}).",
     )
 
 

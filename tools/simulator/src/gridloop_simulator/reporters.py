@@ -1,8 +1,9 @@
 """Reporters answering the completion notice they received: satisfied, or not (a reopen).
 
-The verdict goes to the feedback link the notice carries (dispatch's feedback endpoint), once
-per completion, with an Idempotency-Key of that completion's notice: a reporter who taps twice,
-or whose first tap timed out, gives one verdict.
+The verdict goes to the feedback link the notice carries (dispatch's feedback endpoint) with the
+notice's feedback code (the reporter's token) in X-Reporter-Token, once per completion, with an
+Idempotency-Key of that completion's notice: a reporter who taps twice, or whose first tap timed
+out, gives one verdict.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class Reporters:
     def busy(self) -> int:
         return len(self._pending)
 
-    def completed(self, case_id: str, notice_id: str) -> None:
+    def completed(self, case_id: str, notice_id: str, feedback_code: str) -> None:
         """A completion notice arrived (one per completion, whichever reporter got it)."""
         if notice_id in self._answered:
             return
@@ -46,7 +47,9 @@ class Reporters:
         low, high = self._shares.feedback_delay_seconds
         delay = self._rng.uniform(low, high) / self._speed
         satisfied = self._rng.random() >= self._shares.unsatisfied
-        task = asyncio.create_task(self._answer(case_id, notice_id, satisfied, delay))
+        task = asyncio.create_task(
+            self._answer(case_id, notice_id, feedback_code, satisfied, delay)
+        )
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -55,12 +58,17 @@ class Reporters:
             task.cancel()
         await asyncio.gather(*self._pending, return_exceptions=True)
 
-    async def _answer(self, case_id: str, notice_id: str, satisfied: bool, delay: float) -> None:
+    async def _answer(
+        self, case_id: str, notice_id: str, code: str, satisfied: bool, delay: float
+    ) -> None:
         await asyncio.sleep(delay)
         key = f"feedback-{notice_id}"
         body = {"satisfied": satisfied, "comment": None if satisfied else "问题没有解决，请再处理"}
         answer = await self._dispatch.request(
-            "POST", f"/v1/cases/{case_id}/feedback", json=body, headers={"Idempotency-Key": key}
+            "POST",
+            f"/v1/cases/{case_id}/feedback",
+            json=body,
+            headers={"Idempotency-Key": key, "X-Reporter-Token": code},
         )
         self._record.feedback.append(
             FeedbackSent(case_id, notice_id, satisfied, time.time(), answer.status, key)

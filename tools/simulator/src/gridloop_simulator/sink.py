@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,7 +25,10 @@ ENDPOINTS = ("chat-group", "sms", "resident-app")
 # What identifies the recipient in each endpoint's body.
 ADDRESS_FIELD = {"chat-group": "group_id", "sms": "to", "resident-app": "recipient_id"}
 
-OnCompleted = Callable[[str, str], None]
+# (case id, notice id, feedback code): the code is the reporter's token the verdict needs.
+OnCompleted = Callable[[str, str, str], None]
+# An SMS carries the code in its text only, as a resident reads it.
+SMS_CODE = re.compile(r"评价码 ([A-Z2-7]{12})")
 
 
 def sink_app(record: Record, on_completed: OnCompleted) -> FastAPI:
@@ -47,7 +51,7 @@ def sink_app(record: Record, on_completed: OnCompleted) -> FastAPI:
             received_at=time.time(),
         )
         if record.delivery_heard(heard) and heard.kind == "case_completed" and heard.case_id:
-            on_completed(heard.case_id, heard.notice_id)
+            on_completed(heard.case_id, heard.notice_id, feedback_code(body))
         return JSONResponse({"ok": True})
 
     for endpoint in ENDPOINTS:
@@ -57,6 +61,13 @@ def sink_app(record: Record, on_completed: OnCompleted) -> FastAPI:
 
         app.add_api_route(f"/{endpoint}", route, methods=["POST"])
     return app
+
+
+def feedback_code(body: dict[str, Any]) -> str:
+    if body.get("feedback_code"):
+        return str(body["feedback_code"])
+    found = SMS_CODE.search(str(body.get("text", "")))
+    return found.group(1) if found else ""
 
 
 class _QuietServer(uvicorn.Server):
