@@ -218,6 +218,24 @@ def test_a_progress_note_handled_after_the_completion_is_kept_and_moves_nothing(
     assert (line["what"], line["after_completion"]) == ("progress", True)
 
 
+def test_an_extension_request_handled_after_the_completion_is_kept_and_asks_nothing() -> None:
+    case = completed(accepted(opened().case))
+    order = case.orders[0]
+    request = RequestExtension(
+        order_id=order.order_id,
+        department="city-mgmt",
+        reason="等待沥青",
+        proposed_complete_by=order.complete_by + timedelta(days=2),
+    )
+    step = changed(reply(case, request))
+    assert step.case.status == "completed"
+    assert step.case.orders[0].pending_extension is None
+    assert step.case.orders[0].extensions == ()
+    assert step.messages == ()
+    [line] = step.history
+    assert (line["what"], line["after_completion"]) == ("extension_requested", True)
+
+
 def test_an_illegal_transition_is_refused_with_what_was_allowed() -> None:
     case = opened().case
     order = case.orders[0]

@@ -54,7 +54,12 @@ ORDER_MOVES: dict[str, dict[str, OrderStatus]] = {
     # handled concurrently) is the department's word all the same; it changes no state.
     "progress": {"accepted": "in_progress", "in_progress": "in_progress", "completed": "completed"},
     "complete": {"accepted": "completed", "in_progress": "completed"},
-    "request-extension": {"accepted": "accepted", "in_progress": "in_progress"},
+    # From completed, likewise: a request overtaken by its own order's completion is moot.
+    "request-extension": {
+        "accepted": "accepted",
+        "in_progress": "in_progress",
+        "completed": "completed",
+    },
 }
 # Which case states each center or reporter operation may start from.
 CASE_MOVES: dict[str, frozenset[str]] = {
@@ -604,6 +609,18 @@ def _complete(case: Case, order: Order, reply: CompleteOrder, act: Act) -> Outco
 
 
 def _request_extension(case: Case, order: Order, reply: RequestExtension, act: Act) -> Outcome:
+    if order.status == "completed":
+        # Sent before the completion, handled after it: kept in the timeline, asks nothing.
+        moot = entry(
+            act,
+            "extension_requested",
+            reply.reason,
+            order_id=order.order_id,
+            department=order.department,
+            proposed_complete_by=reply.proposed_complete_by,
+            after_completion=True,
+        )
+        return Change(case, (moot,))
     if order.pending_extension is not None:
         return Refusal(
             409,
