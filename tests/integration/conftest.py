@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gridloop_common.testing.fixtures import Isolated
+from tests.integration.departments import OPERATOR_KEY
 from tests.integration.system import HttpSink, System
 
 # Short windows so hours-long rules are tested in seconds (see docs/testing.md).
@@ -21,6 +22,8 @@ FAST_ENV = {
     "OUTBOX_SWEEP_INTERVAL_SECONDS": "0.5",
     "OUTBOX_GRACE_SECONDS": "1",
     "PREFETCH": "32",
+    # dispatch's center key: its case reads and operations are the operator's (or a unit's).
+    "OPERATOR_API_KEY": OPERATOR_KEY,
 }
 
 

@@ -35,7 +35,6 @@ from gridloop_dispatch.provisioning import BrokerAdmin, DepartmentAccount, provi
 from gridloop_dispatch.repository import DEPARTMENT_KEYS, DepartmentKeyRepository
 from tests.integration.system import System
 
-OPERATOR_KEY = "test-operator-key"
 # Short windows and retries so hours-long rules are tested in seconds (as conftest's FAST_ENV).
 FAST_ENV = {
     "SLA_ACCEPT_WINDOW_SECONDS": "3",
@@ -53,6 +52,9 @@ REPLY_TYPES = {
     "complete": "org.gridloop.reply.complete.v1",
     "request-extension": "org.gridloop.reply.request_extension.v1",
 }
+
+OPERATOR_KEY = "test-operator-key"
+AS_OPERATOR = {"X-Api-Key": OPERATOR_KEY}
 
 
 @dataclass(frozen=True)
@@ -399,7 +401,7 @@ class Center:
         self.http = http
 
     async def case(self, case_id: str) -> dict[str, Any]:
-        response = await self.http.get(f"{self.base_url}/v1/cases/{case_id}")
+        response = await self.http.get(f"{self.base_url}/v1/cases/{case_id}", headers=AS_OPERATOR)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -413,13 +415,17 @@ class Center:
 
     async def case_of_report(self, report_id: str) -> dict[str, Any]:
         async def probe() -> dict[str, Any] | None:
-            response = await self.http.get(f"{self.base_url}/v1/cases/{case_id_for(report_id)}")
+            response = await self.http.get(
+                f"{self.base_url}/v1/cases/{case_id_for(report_id)}", headers=AS_OPERATOR
+            )
             return response.json() if response.status_code == 200 else None
 
         return await eventually(probe, what=f"the case of {report_id}", timeout=20)
 
     async def cases(self, **filters: Any) -> list[dict[str, Any]]:
-        response = await self.http.get(f"{self.base_url}/v1/cases", params=filters)
+        response = await self.http.get(
+            f"{self.base_url}/v1/cases", params=filters, headers=AS_OPERATOR
+        )
         assert response.status_code == 200, response.text
         found: list[dict[str, Any]] = response.json()["cases"]
         return found

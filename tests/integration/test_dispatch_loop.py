@@ -14,6 +14,7 @@ from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.infrastructure import Infrastructure
 from gridloop_common.testing.polling import eventually
 from tests.integration.departments import (
+    AS_OPERATOR,
     GRID,
     OPERATOR_KEY,
     AioDepartment,
@@ -81,6 +82,30 @@ async def test_single_department_loop_over_amqp_and_http_with_a_pika_department(
         assert data["grid_path"].startswith("西津街道")
         case_id, order_id = data["case_id"], data["order_id"]
         await center.case_in(case_id, "accepted")
+
+        # The case holds the resident's words and place: no anonymous reads, and a unit
+        # reads only the cases it holds orders of, by one case or by listing.
+        path = f"{center.base_url}/v1/cases/{case_id}"
+        housing = (await departments.provision("housing"))["housing"]
+        assert (await center.http.get(path)).status_code == 401
+        own = await center.http.get(path, headers={"X-Api-Key": credentials.api_key})
+        assert own.status_code == 200 and own.json()["case_id"] == case_id
+        foreign = await center.http.get(path, headers={"X-Api-Key": housing.api_key})
+        assert (foreign.status_code, foreign.json()["code"]) == (403, "not_your_case")
+        listed = await center.http.get(
+            f"{center.base_url}/v1/cases", headers={"X-Api-Key": housing.api_key}
+        )
+        assert listed.status_code == 200
+        assert case_id not in {c["case_id"] for c in listed.json()["cases"]}
+        assert all(
+            any(o["department"] == "housing" for o in c["orders"]) for c in listed.json()["cases"]
+        )
+        prying = await center.http.get(
+            f"{center.base_url}/v1/cases",
+            params={"department": "city-mgmt"},
+            headers={"X-Api-Key": housing.api_key},
+        )
+        assert prying.status_code == 403
 
         # Over HTTP: no key, a wrong key, then the department's key.
         progress = {"note": "材料已到场", "photo_urls": ["https://img.example/1.jpg"]}
@@ -150,7 +175,10 @@ async def test_joint_action_one_order_per_unit_and_the_lead_completes_last(
     report_id = await publish_report(amqp, "unclassified", description="山坡上有人违章搭建并占地")
     case = await center.case_of_report(report_id)
     assert case["status"] == "awaiting_triage"
-    triage = (await center.http.get(f"{center.base_url}/v1/triage")).json()["cases"]
+    assert (await center.http.get(f"{center.base_url}/v1/triage")).status_code == 401
+    triage = (await center.http.get(f"{center.base_url}/v1/triage", headers=AS_OPERATOR)).json()[
+        "cases"
+    ]
     assert case["case_id"] in [c["case_id"] for c in triage]
 
     wrong_key = await center.http.post(

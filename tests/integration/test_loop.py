@@ -17,6 +17,7 @@ from gridloop_common.messaging import Publisher, department_queue, envelope
 from gridloop_common.periods import month_key
 from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET, ReporterTokens
 from gridloop_common.testing.polling import eventually
+from tests.integration.departments import AS_OPERATOR
 from tests.integration.system import ALL_SERVICES, GRID, HttpSink, System
 
 pytestmark = pytest.mark.integration
@@ -77,7 +78,9 @@ async def test_report_is_dispatched_accepted_timed_counted_and_notified(
         case_id = order["data"]["case_id"]
 
         async def accepted_case() -> dict[str, Any] | None:
-            response = await client.get(f"{system.url('dispatch')}/v1/cases/{case_id}")
+            response = await client.get(
+                f"{system.url('dispatch')}/v1/cases/{case_id}", headers=AS_OPERATOR
+            )
             body: dict[str, Any] = response.json()
             return body if body.get("status") == "accepted" else None
 

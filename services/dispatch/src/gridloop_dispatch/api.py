@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -99,6 +100,39 @@ async def authenticated_operator(deps: Deps, key: ApiKey = None) -> None:
 Department = Annotated[str, Depends(authenticated_department)]
 
 
+@dataclass(frozen=True)
+class Reader:
+    """Who reads cases: the operator every case, a department those it holds an order of."""
+
+    department: str | None  # None: the operator
+
+    def may_read(self, case: dict[str, Any]) -> bool:
+        if self.department is None:
+            return True
+        return any(o.get("department") == self.department for o in case.get("orders", []))
+
+
+async def authenticated_reader(deps: Deps, key: ApiKey = None) -> Reader:
+    # Cases carry residents' descriptions and locations: no anonymous reads.
+    if not key:
+        raise ApiProblem(
+            401, "missing_api_key", "send the operator key or your department's key in X-Api-Key"
+        )
+    configured = deps.settings.operator_api_key.get_secret_value()
+    if configured and operator_key_matches(key, configured):
+        return Reader(None)
+    code = await deps.keyring.department_of(key)
+    if code is None:
+        raise ApiProblem(
+            401, "invalid_api_key", "the key is neither the operator's nor a department's"
+        )
+    return Reader(code)
+
+
+CaseReader = Annotated[Reader, Depends(authenticated_reader)]
+Operator = Annotated[None, Depends(authenticated_operator)]
+
+
 def cause_for(actor: str, request: Request, idempotency_key: str | None) -> Cause:
     if idempotency_key:
         return Cause(derived_id("http", actor, request.url.path, idempotency_key))
@@ -124,22 +158,36 @@ router = APIRouter(prefix="/v1")
 # --- cases ----------------------------------------------------------------------------------
 
 
-@router.get("/cases/{case_id}", tags=["cases"], summary="A case with its orders and timeline")
-async def get_case(case_id: str, deps: Deps) -> Any:
+_READ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no key, or not a known one"},
+    403: {"description": "a department asking for another unit's cases"},
+}
+
+
+@router.get(
+    "/cases/{case_id}",
+    tags=["cases"],
+    summary="A case with its orders and timeline: the operator, or a department with an order",
+    responses={**_READ_RESPONSES, 404: {"description": "no such case"}},
+)
+async def get_case(case_id: str, deps: Deps, reader: CaseReader) -> Any:
     document = await deps.cases.view(case_id)
     if document is None:
         return problem(404, "case_not_found", f"no case {case_id}")
+    if not reader.may_read(document):
+        return problem(403, "not_your_case", f"{reader.department} holds no order of {case_id}")
     return JSONResponse(jsonable_encoder(document))
 
 
 @router.get(
     "/cases",
     tags=["cases"],
-    summary="Cases, newest first, filtered",
-    responses={422: {"description": "an unknown status"}},
+    summary="Cases, newest first, filtered; a department sees those it holds orders of",
+    responses={**_READ_RESPONSES, 422: {"description": "an unknown status"}},
 )
 async def list_cases(
     deps: Deps,
+    reader: CaseReader,
     *,
     status: Annotated[str | None, Query(description=", ".join(CASE_STATUSES))] = None,
     department: Annotated[str | None, Query(description="a unit with an order")] = None,
@@ -157,6 +205,12 @@ async def list_cases(
         return problem(
             422, "unknown_status", f"not a case status: {status}", statuses=list(CASE_STATUSES)
         )
+    if reader.department is not None:
+        if department not in (None, reader.department):
+            return problem(
+                403, "not_your_department", f"{reader.department} may list its own cases only"
+            )
+        department = reader.department
     query = CaseQuery(
         status=status,
         department=department,
@@ -172,8 +226,15 @@ async def list_cases(
     return JSONResponse(jsonable_encoder({"cases": found, "limit": limit, "offset": offset}))
 
 
-@router.get("/triage", tags=["cases"], summary="The center's triage list")
-async def triage_list(deps: Deps, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Any:
+@router.get(
+    "/triage",
+    tags=["cases"],
+    summary="The center's triage list (operator key)",
+    responses={401: {"description": "not the operator key"}},
+)
+async def triage_list(
+    deps: Deps, _: Operator, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> Any:
     query = CaseQuery(status="awaiting_triage", limit=limit)
     found = await deps.cases.search(query, deps.clock.now())
     return JSONResponse(jsonable_encoder({"cases": found}))

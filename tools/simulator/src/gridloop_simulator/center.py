@@ -96,7 +96,9 @@ class Center:
     # --- the lists -----------------------------------------------------------------------
 
     async def _cases(self, path: str) -> list[dict[str, Any]]:
-        answer = await self._dispatch.request("GET", path, patient=False)
+        answer = await self._dispatch.request(
+            "GET", path, patient=False, headers={"X-Api-Key": self._key}
+        )
         if answer.response is None or answer.status != 200:
             return []
         cases: list[dict[str, Any]] = answer.response.json()["cases"]
