@@ -28,7 +28,8 @@ DEV_DEFAULTS = {
     "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/",
     "LOG_FORMAT": "console",
     "GRIDLOOP_OPEN311_API_KEYS": "dev-open311-key",
-    # dispatch's center operations (triage, re-dispatch, extensions...): X-Api-Key header.
+    # The center's key, X-Api-Key: dispatch's case reads and operations, notify's notices and
+    # subscriptions.
     "OPERATOR_API_KEY": "dev-operator-key",
     # Every department's broker user <code> gets password dev-<code>, and HTTP API key
     # <code>.dev-<code> (see services/dispatch/README.md); production takes them from secrets.

@@ -42,6 +42,8 @@ from gridloop_common.testing.procstats import cpu_seconds, rss_kib
 from gridloop_common.testing.secantus import free_port
 from gridloop_notify.bootstrap import pool_shape
 
+BENCH_OPERATOR_KEY = "bench-operator-key"
+
 HERE = Path(__file__).resolve().parent
 TEXT = "【防汛通知】今晚有强降雨，请居民减少外出，注意安全。"  # noqa: RUF001
 
@@ -94,7 +96,9 @@ async def notify_run(
 ) -> dict[str, Any]:
     pid = notify.process.pid if notify.process else None
     assert pid is not None
-    async with httpx.AsyncClient(base_url=notify.base_url, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=notify.base_url, headers={"X-Api-Key": BENCH_OPERATOR_KEY}, timeout=30
+    ) as client:
         cpu_before = cpu_seconds(pid)
         rss_before = rss_kib(pid)[0]
         started = time.perf_counter()
@@ -154,6 +158,7 @@ def main(args: argparse.Namespace) -> None:
                 "MONGODB_DATABASE": f"bench_notify_{uuid.uuid4().hex[:8]}",
                 "NOTIFY_SMS_GATEWAY_URL": f"{sink}/notify",
                 "NOTIFY_RATE_LIMITS": "sms=0",
+                "OPERATOR_API_KEY": BENCH_OPERATOR_KEY,
                 "NOTIFY_MAX_IN_FLIGHT": str(args.in_flight),
                 "NOTIFY_BATCH_SIZE": str(args.batch_size),
                 "LOG_LEVEL": "WARNING",

@@ -21,6 +21,7 @@ from gridloop_common.contracts import (
 )
 from gridloop_common.testing.polling import eventually
 from gridloop_notify.signing import SIGNATURE_HEADER, verify
+from tests.integration.departments import AS_OPERATOR
 from tests.integration.notify_sinks import HttpSink, SmtpSink
 from tests.integration.system import GRID, System
 from tests.integration.test_notify_broadcast import FAST_NOTIFY
@@ -57,7 +58,9 @@ async def test_alerts_reach_the_matching_subscribers_signed_and_naming_order_dea
                     "NOTIFY_SMTP_PORT": str(smtp.port),
                 },
             )
-            async with httpx.AsyncClient(base_url=system.url("notify"), timeout=10) as client:
+            async with httpx.AsyncClient(
+                base_url=system.url("notify"), headers=AS_OPERATOR, timeout=10
+            ) as client:
 
                 async def subscribe(body: dict[str, Any]) -> httpx.Response:
                     return await client.post("/v1/subscriptions", json=body)

@@ -11,6 +11,7 @@ import pytest
 
 from gridloop_common.registry import load_registry
 from gridloop_common.testing.polling import eventually
+from tests.integration.departments import AS_OPERATOR
 from tests.integration.notify_sinks import HttpSink
 from tests.integration.system import System
 
@@ -57,7 +58,9 @@ async def test_a_city_wide_notice_reaches_every_chat_group_exactly_once(system: 
     assert len(groups) == 3_413
     async with HttpSink() as sink:
         system.start(["notify"], notify_env(sink))
-        async with httpx.AsyncClient(base_url=system.url("notify"), timeout=10) as client:
+        async with httpx.AsyncClient(
+            base_url=system.url("notify"), headers=AS_OPERATOR, timeout=10
+        ) as client:
             request = {
                 "audience": {"level": "city"},
                 "title": "防汛通知",
@@ -65,6 +68,12 @@ async def test_a_city_wide_notice_reaches_every_chat_group_exactly_once(system: 
                 "channels": ["chat_group"],
             }
             headers = {"Idempotency-Key": "flood-warning-2026-11-26"}
+            # A city-wide notice is the center's to send: a caller without its key gets 401.
+            for key in ("", "not-the-operator-key"):
+                refused = await client.post(
+                    "/v1/notices", json=request, headers={**headers, "X-Api-Key": key}
+                )
+                assert refused.status_code == 401, refused.text
             answer = await client.post("/v1/notices", json=request, headers=headers)
             assert answer.status_code == 202, answer.text
             notice_id = answer.json()["notice_id"]
@@ -134,7 +143,9 @@ async def test_an_intermittent_sink_ends_with_every_recipient_delivered_or_faile
 
     async with HttpSink(decide=decide) as sink:
         system.start(["notify"], notify_env(sink, NOTIFY_MAX_ATTEMPTS="12"))
-        async with httpx.AsyncClient(base_url=system.url("notify"), timeout=10) as client:
+        async with httpx.AsyncClient(
+            base_url=system.url("notify"), headers=AS_OPERATOR, timeout=10
+        ) as client:
             answer = await client.post(
                 "/v1/notices",
                 json={

@@ -15,6 +15,7 @@ from gridloop_common.mongo import Client
 from gridloop_common.registry import load_registry
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.polling import eventually
+from tests.integration.departments import AS_OPERATOR
 from tests.integration.notify_sinks import HttpSink
 from tests.integration.system import System
 from tests.integration.test_notify_broadcast import completed, notify_env
@@ -42,7 +43,9 @@ async def test_killing_notify_mid_broadcast_reaches_each_household_under_one_ide
         env = notify_env(sink, NOTIFY_RATE_LIMITS="sms=700")
         system.start(["notify"], {**env, "GRIDLOOP_FAULT_POINT": "notify.expansion_chunk_stored"})
         first = system.processes["notify"]
-        async with httpx.AsyncClient(base_url=first.base_url, timeout=10) as client:
+        async with httpx.AsyncClient(
+            base_url=first.base_url, headers=AS_OPERATOR, timeout=10
+        ) as client:
             answer = await client.post(
                 "/v1/notices",
                 json={
@@ -79,7 +82,9 @@ async def test_killing_notify_mid_broadcast_reaches_each_household_under_one_ide
 
         # 3. Restarted again: the rest goes out.
         system.start(["notify"], {**env, "GRIDLOOP_FAULT_POINT": ""})
-        async with httpx.AsyncClient(base_url=system.url("notify"), timeout=10) as client:
+        async with httpx.AsyncClient(
+            base_url=system.url("notify"), headers=AS_OPERATOR, timeout=10
+        ) as client:
             notice = await completed(client, notice_id, timeout=60)
 
     assert notice["totals"]["delivered"] == len(households)

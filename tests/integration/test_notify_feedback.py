@@ -27,6 +27,7 @@ from gridloop_common.mongo import Client
 from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET, ReporterTokens
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.polling import eventually
+from tests.integration.departments import AS_OPERATOR
 from tests.integration.notify_sinks import HttpSink, SmtpSink
 from tests.integration.system import GRID, System
 from tests.integration.test_notify_broadcast import FAST_NOTIFY
@@ -148,7 +149,9 @@ async def test_each_reporter_hears_accepted_completed_closed_on_their_own_channe
                 )
 
             await eventually(all_told, timeout=30, what="every reporter told")
-            async with httpx.AsyncClient(base_url=system.url("notify"), timeout=10) as client:
+            async with httpx.AsyncClient(
+                base_url=system.url("notify"), headers=AS_OPERATOR, timeout=10
+            ) as client:
 
                 async def open311_recorded() -> dict[str, Any] | None:
                     listed = await client.get(f"/v1/cases/{cases['o311']}/notices")

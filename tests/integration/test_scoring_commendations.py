@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractChannel
 from gridloop_common.contracts import CaseClosed, CaseCompleted, CaseDispatched
 from gridloop_common.contracts.base import Event
 from gridloop_common.testing.polling import eventually
+from tests.integration.departments import AS_OPERATOR
 from tests.integration.notify_sinks import HttpSink
 from tests.integration.system import GRID, System
 from tests.integration.test_notify_broadcast import FAST_NOTIFY
@@ -59,7 +60,7 @@ async def test_a_closed_month_is_announced_by_notify_with_scorings_commendations
 ) -> None:
     async with HttpSink() as sink:
         system.start(["scoring", "notify"], {**FAST_NOTIFY, **SCORING})
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(headers=AS_OPERATOR, timeout=10) as client:
             news = await client.post(
                 f"{system.url('notify')}/v1/subscriptions",
                 json={

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from gridloop_common.operator_key import operator_key_matches
 from gridloop_dispatch.auth import (
     DepartmentKeyring,
     hash_key,
-    operator_key_matches,
     split_key,
     verify_key,
 )

@@ -55,7 +55,30 @@ async def _database_unavailable(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+class ApiProblem(Exception):
+    """Raised anywhere in a request (a dependency, say): answered as the machine-readable error
+    body (`code`, `detail`, extra fields); a 401 says which scheme it wants."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+async def _api_problem(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiProblem)
+    response = JSONResponse(
+        {**error_body(error.code, error.detail), **error.extra}, status_code=error.status
+    )
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = "ApiKey"
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiProblem, _api_problem)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     # ServerSelectionTimeoutError and AutoReconnect are ConnectionFailures: the database is gone.
     app.add_exception_handler(ConnectionFailure, _database_unavailable)

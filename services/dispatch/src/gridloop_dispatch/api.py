@@ -25,9 +25,10 @@ from gridloop_common.contracts import (
 )
 from gridloop_common.envelope import derived_id, new_event_id
 from gridloop_common.http import app_deps, problem
+from gridloop_common.http_errors import ApiProblem
 from gridloop_common.messaging import department_queue
+from gridloop_common.operator_key import operator_key_matches, require_operator
 from gridloop_common.reporter_tokens import TOKEN_HEADER
-from gridloop_dispatch.auth import operator_key_matches
 from gridloop_dispatch.bootstrap import DispatchDeps
 from gridloop_dispatch.lifecycle import Refusal
 from gridloop_dispatch.model import CASE_STATUSES, Case, case_document
@@ -59,25 +60,6 @@ IdempotencyKey = Annotated[
 ]
 
 
-class ApiProblem(Exception):
-    """Answered as a machine-readable error body (`code`, `detail`, extra fields)."""
-
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.extra = extra
-
-
-async def answer_problem(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, ApiProblem)
-    response = problem(error.status, error.code, error.detail, **error.extra)
-    if error.status == 401:
-        response.headers["WWW-Authenticate"] = "ApiKey"
-    return response
-
-
 async def authenticated_department(deps: Deps, key: ApiKey = None) -> str:
     if not key:
         raise ApiProblem(401, "missing_api_key", "send your department's key in X-Api-Key")
@@ -88,13 +70,7 @@ async def authenticated_department(deps: Deps, key: ApiKey = None) -> str:
 
 
 async def authenticated_operator(deps: Deps, key: ApiKey = None) -> None:
-    configured = deps.settings.operator_api_key.get_secret_value()
-    if not configured:
-        raise ApiProblem(503, "operator_api_disabled", "OPERATOR_API_KEY is not configured")
-    if not key:
-        raise ApiProblem(401, "missing_api_key", "send the operator key in X-Api-Key")
-    if not operator_key_matches(key, configured):
-        raise ApiProblem(401, "invalid_api_key", "the key is not the operator key")
+    require_operator(key, deps.settings.operator_api_key.get_secret_value())
 
 
 Department = Annotated[str, Depends(authenticated_department)]

@@ -24,5 +24,4 @@ def create_app(settings: DispatchSettings, clock: Clock | None = None) -> FastAP
         deps=deps,
         routers=[api.router, operator_api.router],
     )
-    app.add_exception_handler(api.ApiProblem, api.answer_problem)
     return app

@@ -61,10 +61,6 @@ def verify_key(key: str, stored: dict[str, Any]) -> bool:
     return hmac.compare_digest(digest.hex(), str(stored["hash"]))
 
 
-def operator_key_matches(presented: str, configured: str) -> bool:
-    return bool(configured) and hmac.compare_digest(presented.encode(), configured.encode())
-
-
 class KeyStore(Protocol):
     async def get(self, code: str) -> dict[str, Any] | None: ...
 

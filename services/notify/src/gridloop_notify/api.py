@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from gridloop_common.http import app_deps, problem
 from gridloop_common.http_errors import error_body
 from gridloop_common.mongo import Document
+from gridloop_common.operator_key import API_KEY_HEADER, require_operator
 from gridloop_common.registry import UnknownAreaError
 from gridloop_notify import notices as notice_rules
 from gridloop_notify.audience import Audience, townships
@@ -34,7 +35,26 @@ IdempotencyKey = Annotated[
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 ChannelName = Literal["chat_group", "sms", "email", "webhook"]
 
-router = APIRouter(prefix="/v1", tags=["notices"])
+OperatorKey = Annotated[
+    str | None, Header(alias=API_KEY_HEADER, description="The operator key (OPERATOR_API_KEY)")
+]
+
+
+async def authenticated_operator(deps: Deps, key: OperatorKey = None) -> None:
+    require_operator(key, deps.settings.operator_api_key.get_secret_value())
+
+
+OPERATOR_ONLY: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no key, or not the operator key"},
+    503: {"description": "OPERATOR_API_KEY is not configured, or the database is away"},
+}
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["notices"],
+    dependencies=[Depends(authenticated_operator)],
+    responses=OPERATOR_ONLY,
+)
 
 # A page filtered by status reads at most this many recipients' batches before it answers
 # with a cursor, so a filter that matches little never scans a whole broadcast in one request.

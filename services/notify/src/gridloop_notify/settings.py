@@ -29,6 +29,10 @@ def http_url(value: str) -> str:
 class NotifySettings(ServiceSettings):
     service_name: str = "notify"
     http_port: int = Field(default=8005, ge=1, le=65535)
+    # The center's key (the same OPERATOR_API_KEY as dispatch's): every /v1 route needs it, a
+    # notice reaches up to every household and the records hold reporters' addresses. Empty:
+    # those routes answer 503.
+    operator_api_key: SecretStr = SecretStr("")
 
     # --- channels (empty URL / host: the channel is not configured) ---
     # Reporters who left no direct reply address (native API without contact, patrol reports)

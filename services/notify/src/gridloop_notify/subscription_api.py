@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -18,10 +18,21 @@ from gridloop_common.http import problem
 from gridloop_common.http_errors import error_body
 from gridloop_common.mongo import Document
 from gridloop_notify.alerts import SUBSCRIBABLE, Filters, inapplicable_filters
-from gridloop_notify.api import Deps, IdempotencyKey, fingerprint
+from gridloop_notify.api import (
+    OPERATOR_ONLY,
+    Deps,
+    IdempotencyKey,
+    authenticated_operator,
+    fingerprint,
+)
 from gridloop_notify.settings import http_url
 
-router = APIRouter(prefix="/v1", tags=["subscriptions"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["subscriptions"],
+    dependencies=[Depends(authenticated_operator)],
+    responses=OPERATOR_ONLY,
+)
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 EventName = Literal["sla.warning", "sla.breached", "case.flagged", "notice"]

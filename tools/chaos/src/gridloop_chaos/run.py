@@ -283,7 +283,9 @@ def _end_state(
 def _skipped_news(system: CitySystem, missing: list[News]) -> frozenset[tuple[str, str]]:
     """Of the news no reporter heard, what notify recorded as skipped (asked case by case)."""
     skipped: set[tuple[str, str]] = set()
-    with httpx.Client(base_url=system.urls("notify")[0], timeout=30) as api:
+    with httpx.Client(
+        base_url=system.urls("notify")[0], headers={"X-Api-Key": OPERATOR_KEY}, timeout=30
+    ) as api:
         for case_id in sorted({n[0] for n in missing}):
             answer = api.get(f"/v1/cases/{case_id}/notices")
             if answer.status_code != 200:
