@@ -145,6 +145,9 @@ async def run(options: ChaosOptions, say: Say) -> ChaosRun:
             _end_state, system, simulation.record, simulation.plan, marker
         )
         result = audit(simulation.record, simulation.plan, state)
+        for outcome in outcomes:
+            for note in outcome.notes:
+                result.add("fault", "unexpected", outcome.started_at, f"{outcome.name}: {note}")
         _keep(work_dir, simulation.record, state, result)
     finally:
         supervising.cancel()
@@ -187,12 +190,19 @@ async def _strike_once(
             continue
         say(f"strike: {fault.name}")
         outcome.started_at = time.time()
-        await fault.strike(system)
-        await fault.heal(system)
-        outcome.healed_at = time.time()
-        replicas = [r for s in fault.services for r in system.replicas_of(s)]
-        outcome.ready_after = await asyncio.to_thread(system.wait_ready, replicas, timeout=180)
-        say(f"  healed; every replica ready {outcome.ready_after:.1f} s later")
+        try:
+            await fault.strike(system)
+            await fault.heal(system)
+            outcome.healed_at = time.time()
+            replicas = [r for s in fault.services for r in system.replicas_of(s)]
+            outcome.ready_after = await asyncio.to_thread(system.wait_ready, replicas, timeout=180)
+        except Exception as error:  # a fault that did not heal is a finding
+            # The run goes on and audits: what the system did meanwhile is the point.
+            outcome.healed_at = outcome.healed_at or time.time()
+            outcome.notes.append(f"{type(error).__name__}: {error}")
+            say(f"  did not heal: {error}")
+        else:
+            say(f"  healed; every replica ready {outcome.ready_after:.1f} s later")
         await asyncio.sleep(options.gap)
     return outcomes
 

@@ -29,7 +29,8 @@ def rows(run: ChaosRun) -> list[Row]:
     """Everything that happened between one fault's strike and the next belongs to that fault."""
     table = [Row("calm start (no fault)", 0.0)]
     for outcome in run.outcomes:
-        row = Row(outcome.name, outcome.started_at or table[-1].starts_at, skipped=outcome.skipped)
+        name = f"{outcome.name} — did not heal" if outcome.notes else outcome.name
+        row = Row(name, outcome.started_at or table[-1].starts_at, skipped=outcome.skipped)
         row.ready_after = outcome.ready_after
         if outcome.healed_at:
             row.first_flow = _first_flow(run, outcome.healed_at)
