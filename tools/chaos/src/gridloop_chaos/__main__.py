@@ -28,9 +28,9 @@ def parse(argv: list[str] | None = None) -> ChaosOptions:
     parser.add_argument(
         "--rate",
         type=float,
-        default=3.0,
-        help="reports a second (default 3, what two shared CPUs sustain with every service "
-        "doubled and every reply played); the fault schedule strikes again and again "
+        default=1.5,
+        help="reports a second (default 1.5: at 3 notify fell behind on two shared CPUs with "
+        "every service doubled and every story played); the fault schedule strikes again and again "
         "until every report is sent",
     )
     parser.add_argument("--seed", type=int, default=7)
