@@ -100,15 +100,27 @@ class Poison(Fault):
                 )
 
     async def heal(self, system: CitySystem) -> None:
-        deadline = time.monotonic() + self.timeout
+        """Healed when every poison is parked. An inbox still working through the messages
+        ahead of its poison is not stuck: the `timeout` counts from its last acknowledgement."""
         waiting = set(self.services)
-        while waiting and time.monotonic() < deadline:
+        acked = await asyncio.to_thread(system.acknowledged, [inbox_queue(s) for s in waiting])
+        progress_at = {service: time.monotonic() for service in waiting}
+        while waiting:
             await asyncio.sleep(1.0)
+            now = time.monotonic()
+            latest = await asyncio.to_thread(system.acknowledged, [inbox_queue(s) for s in waiting])
             for service in sorted(waiting):
                 if await self._parked(system, service) > self._parked_before[service]:
                     waiting.discard(service)
-        if waiting:
-            raise RuntimeError(f"poison not parked within {self.timeout:.0f} s: {sorted(waiting)}")
+                elif latest.get(inbox_queue(service), 0) > acked.get(inbox_queue(service), 0):
+                    acked[inbox_queue(service)] = latest[inbox_queue(service)]
+                    progress_at[service] = now
+            stuck = sorted(s for s in waiting if now - progress_at[s] > self.timeout)
+            if stuck:
+                raise RuntimeError(
+                    f"poison not parked, its inbox acknowledging nothing for "
+                    f"{self.timeout:.0f} s: {stuck}"
+                )
 
     async def _parked(self, system: CitySystem, service: str) -> int:
         return sum(self.marker.encode() in m.body for m in await system.parked(service))

@@ -238,6 +238,22 @@ class CitySystem:
             answer.raise_for_status()
             return {q["name"]: int(q.get("messages", 0) or 0) for q in answer.json()}
 
+    def acknowledged(self, queues: list[str]) -> dict[str, int]:
+        """How many messages each queue's consumers have acknowledged so far (the management
+        API's counters, a few seconds behind); empty while the broker does not answer."""
+        counts: dict[str, int] = {}
+        try:
+            with self.management() as api:
+                for name in queues:
+                    answer = api.get(
+                        f"/api/queues/{quote(self.vhost, safe='')}/{quote(name, safe='')}"
+                    )
+                    answer.raise_for_status()
+                    counts[name] = int(answer.json().get("message_stats", {}).get("ack", 0) or 0)
+        except httpx.HTTPError:
+            return {}
+        return counts
+
     async def parked(self, service: str) -> list[ParkedMessage]:
         """The service's parked messages, left where they are."""
         connection = await aio_pika.connect(self.rabbitmq_url)

@@ -75,7 +75,7 @@ def render(run: ChaosRun) -> Table:
         ("at s", "right"),
         ("reports 202", "right"),
         ("lost", "right"),
-        ("duplicated", "right"),
+        ("duplicated or unexpected", "right"),
         ("repeats (allowed)", "right"),
         ("ready again s", "right"),
         ("next order s", "right"),
