@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, Self, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from gridloop_common.secrets import SecretFileError, SecretFilesSource, published_secrets_in
 
 
 class ServiceSettings(BaseSettings):
-    """Environment names are the field names in upper case (`RABBITMQ_URL`, `HTTP_PORT`, ...)."""
+    """Environment names are the field names in upper case (`RABBITMQ_URL`, `HTTP_PORT`, ...);
+    any of them may instead come from a file named by `<NAME>_FILE` (gridloop_common.secrets)."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     service_name: str
+    # `production` refuses, at start-up, every development secret this repository publishes.
+    gridloop_environment: Literal["development", "production"] = "development"
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     # retryWrites=false: MongoDB-wire stand-ins and standalone servers have no retryable writes.
     mongodb_url: str = "mongodb://127.0.0.1:27017/?retryWrites=false"
@@ -61,6 +71,28 @@ class ServiceSettings(BaseSettings):
             raise ValueError("every retry delay must be a positive number of milliseconds")
         return value
 
+    @model_validator(mode="after")
+    def _no_published_secrets_in_production(self) -> Self:
+        if self.gridloop_environment == "production":
+            published = published_secrets_in(self)
+            if published:
+                raise ValueError(
+                    "GRIDLOOP_ENVIRONMENT=production refuses the development value of "
+                    f"{', '.join(published)}; set your own (or <NAME>_FILE)"
+                )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, SecretFilesSource(settings_cls), dotenv_settings)
+
     @property
     def database_name(self) -> str:
         return self.mongodb_database or f"gridloop_{self.service_name.replace('-', '_')}"
@@ -71,13 +103,15 @@ SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 def load_settings(settings_class: type[SettingsT]) -> SettingsT:
     """Read settings from the environment; on error, name every bad variable and exit."""
+    lines = [f"invalid configuration for {settings_class.__name__}:"]
     try:
         return settings_class()
+    except SecretFileError as error:
+        lines.append(f"  {error}")
     except ValidationError as error:
-        lines = [f"invalid configuration for {settings_class.__name__}:"]
         for problem in error.errors():
             name = "_".join(str(part) for part in problem["loc"]).upper()
             # The bad value is not echoed: it may be a password or a URL carrying a token.
-            lines.append(f"  {name}: {problem['msg']}")
-        sys.stderr.write("\n".join(lines) + "\n")
-        raise SystemExit(2) from None
+            lines.append(f"  {name}: {problem['msg']}" if name else f"  {problem['msg']}")
+    sys.stderr.write("\n".join(lines) + "\n")
+    raise SystemExit(2) from None
