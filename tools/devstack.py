@@ -18,6 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
+from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEY_ENV
 from gridloop_common.testing.processes import SERVICES
 from gridloop_common.testing.secantus import StandInMongo, start_stand_in
 from gridloop_common.testing.supervisor import Program, Supervisor, python_module
@@ -28,6 +29,8 @@ DEV_DEFAULTS = {
     "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/",
     "LOG_FORMAT": "console",
     "GRIDLOOP_OPEN311_API_KEYS": "dev-open311-key",
+    # The systems posting for intake's chat-group, patrol and hotline channels.
+    **DEVELOPMENT_CHANNEL_KEY_ENV,
     # The center's key, X-Api-Key: dispatch's case reads and operations, notify's notices and
     # subscriptions.
     "OPERATOR_API_KEY": "dev-operator-key",

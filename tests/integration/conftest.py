@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEY_ENV
 from gridloop_common.testing.fixtures import Isolated
 from tests.integration.departments import OPERATOR_KEY
 from tests.integration.system import HttpSink, System
@@ -24,6 +25,8 @@ FAST_ENV = {
     "PREFETCH": "32",
     # dispatch's center key: its case reads and operations are the operator's (or a unit's).
     "OPERATOR_API_KEY": OPERATOR_KEY,
+    # intake's chat-group, patrol and hotline routes take their channel system's key.
+    **DEVELOPMENT_CHANNEL_KEY_ENV,
 }
 
 

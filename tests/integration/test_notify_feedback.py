@@ -11,6 +11,7 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractChannel
 
+from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEYS
 from gridloop_common.contracts import (
     AcceptOrder,
     CaseAccepted,
@@ -233,6 +234,7 @@ async def test_a_chat_group_reporter_hears_acceptance_completion_and_closure_in_
         async with httpx.AsyncClient(timeout=10) as http:
             said = await http.post(
                 f"{system.url('intake')}/v1/channels/chat-group/messages",
+                headers={"X-Api-Key": DEVELOPMENT_CHANNEL_KEYS["chat-group"]},
                 json={
                     "group_id": group,
                     "sender_id": f"wx-{uuid.uuid4().hex[:8]}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gridloop_common.operator_key import operator_key_matches
+from gridloop_common.api_keys import keys_match
 from gridloop_dispatch.auth import (
     DepartmentKeyring,
     hash_key,
@@ -28,10 +28,10 @@ def test_a_key_names_its_department() -> None:
 
 
 def test_the_operator_key_must_be_configured_and_equal() -> None:
-    assert operator_key_matches("k", "k")
-    assert not operator_key_matches("k", "")
-    assert not operator_key_matches("", "")
-    assert not operator_key_matches("k2", "k")
+    assert keys_match("k", "k")
+    assert not keys_match("k", "")
+    assert not keys_match("", "")
+    assert not keys_match("k2", "k")
 
 
 class Store:

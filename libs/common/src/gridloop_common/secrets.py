@@ -22,6 +22,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEYS
 from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET
 
 FILE_SUFFIX = "_FILE"
@@ -35,6 +36,7 @@ PUBLISHED_SECRETS = frozenset(
         "dev-open311-key",
         "dev-{code}",
         "guest",
+        *DEVELOPMENT_CHANNEL_KEYS.values(),
     }
 )
 

@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gridloop_common.api_keys import keys_match, require_operator
 from gridloop_common.catalogue import DEPARTMENTS
 from gridloop_common.contracts import (
     REJECT_REASONS,
@@ -27,7 +28,6 @@ from gridloop_common.envelope import derived_id, new_event_id
 from gridloop_common.http import app_deps, problem
 from gridloop_common.http_errors import ApiProblem
 from gridloop_common.messaging import department_queue
-from gridloop_common.operator_key import operator_key_matches, require_operator
 from gridloop_common.reporter_tokens import TOKEN_HEADER
 from gridloop_dispatch.bootstrap import DispatchDeps
 from gridloop_dispatch.lifecycle import Refusal
@@ -95,7 +95,7 @@ async def authenticated_reader(deps: Deps, key: ApiKey = None) -> Reader:
             401, "missing_api_key", "send the operator key or your department's key in X-Api-Key"
         )
     configured = deps.settings.operator_api_key.get_secret_value()
-    if configured and operator_key_matches(key, configured):
+    if configured and keys_match(key, configured):
         return Reader(None)
     code = await deps.keyring.department_of(key)
     if code is None:

@@ -10,6 +10,12 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from gridloop_common.api_keys import (
+    API_KEY_HEADER,
+    CHANNEL_KEY_SETTINGS,
+    KeyedChannel,
+    require_api_key,
+)
 from gridloop_common.http import app_deps, problem
 from gridloop_common.registry import Registry
 from gridloop_common.reporter_tokens import TOKEN_HEADER, ReporterTokens
@@ -31,7 +37,27 @@ ReporterToken = Annotated[
     str | None,
     Header(alias=TOKEN_HEADER, max_length=64, description="The token of the 202 answer"),
 ]
+ApiKey = Annotated[
+    str | None,
+    Header(alias=API_KEY_HEADER, max_length=200, description="The channel system's key"),
+]
 RequestT = TypeVar("RequestT")
+
+
+def channel_key(channel: KeyedChannel) -> Any:
+    """The channel system's key, checked before the body is read (a stranger learns nothing
+    from the validation errors of a route they may not call)."""
+
+    async def check(deps: Deps, api_key: ApiKey = None) -> None:
+        require_api_key(
+            api_key,
+            deps.settings.channel_api_key(channel).get_secret_value(),
+            whose=f"{channel} channel's",
+            setting=CHANNEL_KEY_SETTINGS[channel],
+        )
+
+    return Depends(check)
+
 
 router = APIRouter(prefix="/v1")
 
@@ -40,6 +66,11 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body over the size limit"},
     422: {"description": "Invalid or unknown input; `errors` lists field and reason"},
     503: {"description": "Database unavailable; see Retry-After"},
+}
+CHANNEL_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    **ACCEPTED,
+    401: {"description": "No key, or not this channel's key"},
+    503: {"description": "Database unavailable (see Retry-After), or the channel has no key set"},
 }
 
 
@@ -117,7 +148,11 @@ async def get_report(report_id: str, deps: Deps, reporter_token: ReporterToken =
 
 
 @router.post(
-    "/channels/chat-group/messages", tags=["channels"], status_code=202, responses=ACCEPTED
+    "/channels/chat-group/messages",
+    tags=["channels"],
+    status_code=202,
+    responses=CHANNEL_ACCEPTED,
+    dependencies=[channel_key("chat-group")],
 )
 async def chat_group_message(
     body: chat_group.ChatMessage,
@@ -134,7 +169,13 @@ async def chat_group_message(
     )
 
 
-@router.post("/channels/patrol/reports", tags=["channels"], status_code=202, responses=ACCEPTED)
+@router.post(
+    "/channels/patrol/reports",
+    tags=["channels"],
+    status_code=202,
+    responses=CHANNEL_ACCEPTED,
+    dependencies=[channel_key("patrol")],
+)
 async def patrol_report(
     body: patrol.PatrolReport,
     request: Request,
@@ -150,7 +191,13 @@ async def patrol_report(
     )
 
 
-@router.post("/channels/hotline/calls", tags=["channels"], status_code=202, responses=ACCEPTED)
+@router.post(
+    "/channels/hotline/calls",
+    tags=["channels"],
+    status_code=202,
+    responses=CHANNEL_ACCEPTED,
+    dependencies=[channel_key("hotline")],
+)
 async def hotline_call(
     body: hotline.HotlineCall,
     request: Request,

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
+from gridloop_common.api_keys import KeyedChannel
 from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET
 from gridloop_common.settings import ServiceSettings
 
@@ -23,6 +24,11 @@ class IntakeSettings(ServiceSettings):
     # Shared with dispatch and notify: the reporter's token in the 202 answer is derived with it
     # (gridloop_common.reporter_tokens).
     reporter_token_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # The key of the one system that posts for each channel (X-Api-Key): the chat platform's
+    # bridge, the grid workers' patrol app, the 12345 hotline. Empty: that channel is off (503).
+    intake_chat_group_api_key: SecretStr = SecretStr("")
+    intake_patrol_api_key: SecretStr = SecretStr("")
+    intake_hotline_api_key: SecretStr = SecretStr("")
     # Open311 clients' API keys, comma-separated (make up: the development key dev-open311-key).
     gridloop_open311_api_keys: Annotated[tuple[str, ...], NoDecode] = ()
 
@@ -32,3 +38,11 @@ class IntakeSettings(ServiceSettings):
         if isinstance(value, str):
             return tuple(key.strip() for key in value.split(",") if key.strip())
         return value
+
+    def channel_api_key(self, channel: KeyedChannel) -> SecretStr:
+        keys: dict[KeyedChannel, SecretStr] = {
+            "chat-group": self.intake_chat_group_api_key,
+            "patrol": self.intake_patrol_api_key,
+            "hotline": self.intake_hotline_api_key,
+        }
+        return keys[channel]

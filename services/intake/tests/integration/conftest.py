@@ -11,6 +11,7 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 from fastapi import FastAPI
 
+from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEY_ENV
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.processes import ServiceProcess
 from gridloop_common.testing.secantus import free_port
@@ -28,6 +29,7 @@ def intake_settings(isolated: Isolated, **overrides: object) -> IntakeSettings:
         "outbox_sweep_interval_seconds": 0.2,
         "retry_delays_ms": (100,),
         "gridloop_open311_api_keys": (API_KEY,),
+        **{name.lower(): key for name, key in DEVELOPMENT_CHANNEL_KEY_ENV.items()},
         **overrides,
     }
     return IntakeSettings.model_validate(values)
@@ -75,6 +77,7 @@ def intake_server(isolated: Isolated, tmp_path: Path) -> Iterator[ServiceProcess
             "OUTBOX_SWEEP_INTERVAL_SECONDS": "0.2",
             "RETRY_DELAYS_MS": "100",
             "GRIDLOOP_OPEN311_API_KEYS": f"other-key,{API_KEY}",
+            **DEVELOPMENT_CHANNEL_KEY_ENV,
         },
         log_path=tmp_path / "intake.log",
         port=free_port(),

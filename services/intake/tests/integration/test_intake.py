@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
-from services.intake.tests.integration.conftest import RunningIntake
+from services.intake.tests.integration.conftest import RunningIntake, intake_settings
 
+from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEYS, KeyedChannel
 from gridloop_common.mongo import Client
 from gridloop_common.registry import load_registry
 from gridloop_common.reporter_tokens import TOKEN_HEADER
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.polling import eventually
+from gridloop_intake.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -201,8 +204,56 @@ async def test_chat_patrol_and_hotline_channels_each_produce_a_report(
         ),
     ]
     channels = []
-    for path, body in posts:
-        response = await intake.client.post(path, json=body)
+    for (path, body), key in zip(posts, DEVELOPMENT_CHANNEL_KEYS.values(), strict=True):
+        response = await intake.client.post(path, json=body, headers={"X-Api-Key": key})
         assert response.status_code == 202, (path, response.text)
         channels.append((await next_event(intake.events))["data"]["channel"])
     assert channels == ["chat_group", "patrol", "hotline"]
+
+
+CHANNEL_PATHS: dict[KeyedChannel, str] = {
+    "chat-group": "/v1/channels/chat-group/messages",
+    "patrol": "/v1/channels/patrol/reports",
+    "hotline": "/v1/channels/hotline/calls",
+}
+
+
+@pytest.mark.parametrize("channel", list(CHANNEL_PATHS))
+@pytest.mark.parametrize(
+    ("key", "code"),
+    [(None, "missing_api_key"), ("not-a-key", "invalid_api_key"), ("other", "invalid_api_key")],
+)
+async def test_a_channel_takes_only_its_own_systems_key(
+    intake: RunningIntake,
+    isolated: Isolated,
+    mongo_client: Client,
+    channel: KeyedChannel,
+    key: str | None,
+    code: str,
+) -> None:
+    if key == "other":  # another channel's system's key opens only that channel
+        key = next(k for c, k in DEVELOPMENT_CHANNEL_KEYS.items() if c != channel)
+    headers = {} if key is None else {"X-Api-Key": key}
+    # An empty body: the key is judged first, so a stranger learns nothing from the fields.
+    response = await intake.client.post(CHANNEL_PATHS[channel], json={}, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == code
+    assert "X-Api-Key" in response.json()["detail"] or code == "invalid_api_key"
+    reports = mongo_client[isolated.database("intake")]["reports"]
+    assert await reports.count_documents({}) == 0
+
+
+async def test_a_channel_without_a_configured_key_is_off(isolated: Isolated) -> None:
+    app = create_app(intake_settings(isolated, intake_hotline_api_key=""))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        response = await client.post(
+            CHANNEL_PATHS["hotline"],
+            json={},
+            headers={"X-Api-Key": DEVELOPMENT_CHANNEL_KEYS["hotline"]},
+        )
+    assert response.status_code == 503
+    assert response.json() == {
+        "code": "api_disabled",
+        "detail": "INTAKE_HOTLINE_API_KEY is not configured",
+    }

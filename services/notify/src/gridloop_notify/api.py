@@ -12,10 +12,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from gridloop_common.api_keys import API_KEY_HEADER, require_operator
 from gridloop_common.http import app_deps, problem
 from gridloop_common.http_errors import error_body
 from gridloop_common.mongo import Document
-from gridloop_common.operator_key import API_KEY_HEADER, require_operator
 from gridloop_common.registry import UnknownAreaError
 from gridloop_notify import notices as notice_rules
 from gridloop_notify.audience import Audience, townships

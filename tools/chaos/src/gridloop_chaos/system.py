@@ -28,6 +28,7 @@ import aio_pika
 import httpx
 from pymongo import MongoClient
 
+from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEY_ENV
 from gridloop_common.messaging.parked import ParkedMessage, peek
 from gridloop_common.testing.infrastructure import (
     LOCAL_RABBITMQ,
@@ -287,6 +288,7 @@ class CitySystem:
             "LOG_FORMAT": "json",
             "OPERATOR_API_KEY": OPERATOR_KEY,
             "GRIDLOOP_OPEN311_API_KEYS": OPEN311_KEY,
+            **DEVELOPMENT_CHANNEL_KEY_ENV,
             "DEPARTMENT_USER_PREFIX": self.department_user_prefix,
             **self.options.env,
             "RABBITMQ_URL": rabbit,

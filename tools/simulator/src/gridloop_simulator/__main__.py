@@ -57,6 +57,9 @@ def parse(argv: list[str] | None = None) -> tuple[SimulationConfig, Targets, arg
     city.add_argument("--department-api-key-template", default=defaults.department_api_key_template)
     city.add_argument("--operator-key", default=defaults.operator_api_key)
     city.add_argument("--open311-key", default=defaults.open311_api_key)
+    city.add_argument("--chat-group-key", default=defaults.chat_group_api_key)
+    city.add_argument("--patrol-key", default=defaults.patrol_api_key)
+    city.add_argument("--hotline-key", default=defaults.hotline_api_key)
     city.add_argument("--sink-port", type=int, default=defaults.sink_port)
     parser.add_argument(
         "--print-sink-env", action="store_true", help="print the system's settings and exit"
@@ -82,6 +85,9 @@ def parse(argv: list[str] | None = None) -> tuple[SimulationConfig, Targets, arg
         department_api_key_template=args.department_api_key_template,
         operator_api_key=args.operator_key,
         open311_api_key=args.open311_key,
+        chat_group_api_key=args.chat_group_key,
+        patrol_api_key=args.patrol_key,
+        hotline_api_key=args.hotline_key,
         sink_port=args.sink_port,
     )
     return config, targets, args

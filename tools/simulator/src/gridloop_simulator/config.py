@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEYS
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -115,9 +117,22 @@ class Targets(_Frozen):
     department_api_key_template: str = "dev-{code}"
     operator_api_key: str = "dev-operator-key"
     open311_api_key: str = "dev-open311-key"
+    # The keys of the systems that post for the chat groups, the patrol app and the hotline.
+    chat_group_api_key: str = DEVELOPMENT_CHANNEL_KEYS["chat-group"]
+    patrol_api_key: str = DEVELOPMENT_CHANNEL_KEYS["patrol"]
+    hotline_api_key: str = DEVELOPMENT_CHANNEL_KEYS["hotline"]
     # Where the simulated chat platform, SMS gateway and resident app listen for notify.
     sink_host: str = "127.0.0.1"
     sink_port: int = 8099
+
+    @property
+    def channel_api_keys(self) -> dict[str, str]:
+        """By the simulator's channel names (those of `ChannelMix`)."""
+        return {
+            "chat_group": self.chat_group_api_key,
+            "patrol": self.patrol_api_key,
+            "hotline": self.hotline_api_key,
+        }
 
     @property
     def sink_urls(self) -> dict[str, str]:

@@ -10,7 +10,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from gridloop_simulator.city import PlannedReport
 from gridloop_simulator.http import Answer, ServiceClient
@@ -29,6 +29,7 @@ class Residents:
         *,
         rate: float,
         open311_api_key: str,
+        channel_api_keys: Mapping[str, str],
         seed: int,
     ) -> None:
         self._plan = plan
@@ -36,6 +37,7 @@ class Residents:
         self._record = record
         self._rate = rate
         self._api_key = open311_api_key
+        self._channel_keys = dict(channel_api_keys)
         self._rng = random.Random(seed + 1)
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.sent = 0
@@ -95,6 +97,10 @@ class Residents:
 
     async def _post(self, planned: PlannedReport) -> Answer:
         headers = {"Idempotency-Key": planned.key}
+        # The chat platform, patrol app and hotline post with their system's key, bad input too:
+        # what is refused then is the body, not the caller.
+        if planned.channel in self._channel_keys:
+            headers["X-Api-Key"] = self._channel_keys[planned.channel]
         if planned.raw is not None:
             return await self._intake.request(
                 "POST",

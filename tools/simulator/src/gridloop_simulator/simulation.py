@@ -43,6 +43,7 @@ class Simulation:
             self.record,
             rate=self.config.rate,
             open311_api_key=self.targets.open311_api_key,
+            channel_api_keys=self.targets.channel_api_keys,
             seed=seed,
         )
         self.reporters = Reporters(
