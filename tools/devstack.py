@@ -29,6 +29,8 @@ DEV_DEFAULTS = {
     "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/",
     "LOG_FORMAT": "console",
     "GRIDLOOP_OPEN311_API_KEYS": "dev-open311-key",
+    # The simulator (make demo, a load test) posts with that key: no rate limit for it.
+    "INTAKE_RATE_LIMIT_EXEMPT_KEYS": "dev-open311-key",
     # The systems posting for intake's chat-group, patrol and hotline channels.
     **DEVELOPMENT_CHANNEL_KEY_ENV,
     # The center's key, X-Api-Key: dispatch's case reads and operations, notify's notices and

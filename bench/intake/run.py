@@ -258,6 +258,8 @@ def main() -> int:
                 **shared,
                 "MONGODB_DATABASE": "bench_intake",
                 "GRIDLOOP_OPEN311_API_KEYS": API_KEY,
+                # One load generator at one address: the limit would measure itself.
+                "INTAKE_RATE_LIMIT_PER_ADDRESS": "",
             },
             log_path=work / "intake.log",
             port=free_port(),

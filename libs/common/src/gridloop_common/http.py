@@ -11,8 +11,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gridloop_common.http_errors import error_body, install_error_handlers
+from gridloop_common.http_errors import BodySizeLimit, error_body, install_error_handlers
 from gridloop_common.runtime import ServiceRuntime
+
+# No service takes more in one request than a routing-rule table or a notice; intake less.
+MAX_BODY_BYTES = 256 * 1024
 
 
 def ops_router(runtime: ServiceRuntime) -> APIRouter:
@@ -45,8 +48,10 @@ def service_app(
     description: str,
     deps: object,
     routers: Sequence[APIRouter] = (),
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
-    """A FastAPI app whose lifespan starts and stops the runtime; `deps` serve the routes."""
+    """A FastAPI app whose lifespan starts and stops the runtime; `deps` serve the routes.
+    A body over `max_body_bytes` is refused with 413 before it is read."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -62,6 +67,7 @@ def service_app(
     app.include_router(ops_router(runtime))
     for router in routers:
         app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.state.runtime = runtime
     app.state.deps = deps
     return app

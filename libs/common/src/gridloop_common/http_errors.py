@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -59,18 +59,29 @@ class ApiProblem(Exception):
     """Raised anywhere in a request (a dependency, say): answered as the machine-readable error
     body (`code`, `detail`, extra fields); a 401 says which scheme it wants."""
 
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = dict(headers or {})
         self.extra = extra
 
 
 async def _api_problem(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiProblem)
     response = JSONResponse(
-        {**error_body(error.code, error.detail), **error.extra}, status_code=error.status
+        {**error_body(error.code, error.detail), **error.extra},
+        status_code=error.status,
+        headers=error.headers,
     )
     if error.status == 401:
         response.headers["WWW-Authenticate"] = "ApiKey"

@@ -17,6 +17,7 @@ from gridloop_common.api_keys import (
     require_api_key,
 )
 from gridloop_common.http import app_deps, problem
+from gridloop_common.http_errors import ApiProblem
 from gridloop_common.registry import Registry
 from gridloop_common.reporter_tokens import TOKEN_HEADER, ReporterTokens
 from gridloop_intake.bootstrap import IntakeDeps
@@ -44,6 +45,26 @@ ApiKey = Annotated[
 RequestT = TypeVar("RequestT")
 
 
+def client_address(request: Request) -> str:
+    """The address the server sees (a reverse proxy's own unless uvicorn trusts its headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def within_rate_limit(request: Request, deps: Deps, api_key: ApiKey = None) -> None:
+    """Public routes: a client with a valid Open311 key in `X-Api-Key` counts against the key,
+    anyone else against their address; over the limit, 429 with Retry-After."""
+    key = api_key if api_key and deps.is_open311_key(api_key) else None
+    wait = deps.rate_limits.wait_seconds(address=client_address(request), key=key)
+    if wait:
+        who = "this key" if key else "this address"
+        raise ApiProblem(
+            429,
+            "rate_limited",
+            f"too many requests from {who}; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
 def channel_key(channel: KeyedChannel) -> Any:
     """The channel system's key, checked before the body is read (a stranger learns nothing
     from the validation errors of a route they may not call)."""
@@ -66,6 +87,9 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
     413: {"description": "Body over the size limit"},
     422: {"description": "Invalid or unknown input; `errors` lists field and reason"},
     503: {"description": "Database unavailable; see Retry-After"},
+}
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Over the rate limit; see Retry-After"}
 }
 CHANNEL_ACCEPTED: dict[int | str, dict[str, Any]] = {
     **ACCEPTED,
@@ -109,7 +133,13 @@ def accepted(outcome: Outcome, tokens: ReporterTokens) -> JSONResponse:
     return JSONResponse(outcome_body(outcome, tokens), status_code=202, headers=headers)
 
 
-@router.post("/reports", tags=["reports"], status_code=202, responses=ACCEPTED)
+@router.post(
+    "/reports",
+    tags=["reports"],
+    status_code=202,
+    responses={**ACCEPTED, **RATE_LIMITED},
+    dependencies=[Depends(within_rate_limit)],
+)
 async def create_report(
     body: native.NewReport, request: Request, deps: Deps, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -130,7 +160,10 @@ async def create_report(
         401: {"description": "no reporter token"},
         403: {"description": "not this report's token"},
         404: {"description": "no such report"},
+        **RATE_LIMITED,
     },
+    # Tokens are 60 bits, and guessing is slowed to the address's budget besides.
+    dependencies=[Depends(within_rate_limit)],
 )
 async def get_report(report_id: str, deps: Deps, reporter_token: ReporterToken = None) -> Any:
     # The stored report holds the reporter's contact data: only its reporter reads it here.

@@ -6,7 +6,6 @@ from fastapi import FastAPI
 
 from gridloop_common.clock import Clock
 from gridloop_common.http import service_app
-from gridloop_common.http_errors import BodySizeLimit
 from gridloop_intake import errors
 from gridloop_intake.api import router
 from gridloop_intake.bootstrap import build_deps
@@ -22,7 +21,7 @@ def create_app(settings: IntakeSettings, clock: Clock | None = None) -> FastAPI:
         description="Takes reports from every channel and publishes `report.received`.",
         deps=deps,
         routers=[router, open311_router],
+        max_body_bytes=settings.intake_max_body_bytes,
     )
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.intake_max_body_bytes)
     return app

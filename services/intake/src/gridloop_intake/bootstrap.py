@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from gridloop_common.clock import Clock
@@ -10,6 +11,7 @@ from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_intake import repository
 from gridloop_intake.handlers import CaseStatusHandlers
+from gridloop_intake.rate_limits import RateLimits
 from gridloop_intake.reporting import ReportDesk
 from gridloop_intake.settings import IntakeSettings
 from gridloop_intake.subscriptions import subscriptions
@@ -24,10 +26,19 @@ class IntakeDeps:
     reports: repository.ReportRepository
     desk: ReportDesk
     reporter_tokens: ReporterTokens
+    rate_limits: RateLimits
 
     @property
     def clock(self) -> Clock:
         return self.runtime.clock
+
+    def is_open311_key(self, offered: str) -> bool:
+        # Compared in constant time with every key, so timing does not reveal a near miss.
+        matches = [
+            hmac.compare_digest(offered.encode(), key.encode())
+            for key in self.settings.gridloop_open311_api_keys
+        ]
+        return any(matches)
 
 
 def build_deps(settings: IntakeSettings, clock: Clock | None = None) -> IntakeDeps:
@@ -55,4 +66,9 @@ def build_deps(settings: IntakeSettings, clock: Clock | None = None) -> IntakeDe
         reports=reports,
         desk=desk,
         reporter_tokens=ReporterTokens(settings.reporter_token_secret),
+        rate_limits=RateLimits(
+            settings.intake_rate_limit_per_address,
+            settings.intake_rate_limit_per_key,
+            settings.intake_rate_limit_exempt_keys,
+        ),
     )

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from gridloop_intake.api import Deps, IdempotencyKey, accept
-from gridloop_intake.bootstrap import IntakeDeps
+from gridloop_intake.api import Deps, IdempotencyKey, accept, client_address
 from gridloop_intake.channels import open311
-from gridloop_intake.errors import open311_error
+from gridloop_intake.errors import open311_error, open311_errors
 from gridloop_intake.repository import OPEN311_FIELDS
 from gridloop_intake.submission import Problem, SubmissionRejected
 
@@ -84,18 +81,6 @@ FORM_BODY: dict[str, Any] = {
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
-def _has_key(deps: IntakeDeps, given: Sequence[str]) -> bool:
-    if len(given) != 1:
-        return False
-    offered = given[0].encode()
-    # Compared in constant time with every key, so timing does not reveal a near miss.
-    matches = [
-        hmac.compare_digest(offered, key.encode())
-        for key in deps.settings.gridloop_open311_api_keys
-    ]
-    return any(matches)
-
-
 @router.get("/discovery.json", summary="Service discovery: where and what this endpoint is")
 async def discovery(request: Request) -> JSONResponse:
     endpoint = str(request.base_url).rstrip("/") + PREFIX
@@ -132,6 +117,7 @@ async def service_definition(
         },
         403: ERROR_LIST,
         413: {"description": "Body over the size limit"},
+        429: {"description": "Over the api_key's rate limit; see Retry-After"},
         415: ERROR_LIST,
         422: ERROR_LIST,
         503: {"description": "Database unavailable; see Retry-After"},
@@ -155,8 +141,16 @@ async def create_request(
         raise SubmissionRejected(Problem("(body)", "not UTF-8")) from None
     except ValueError:
         raise SubmissionRejected(Problem("(body)", "more than 200 fields")) from None
-    if not _has_key(deps, [value for key, value in pairs if key == "api_key"]):
+    keys = [value for name, value in pairs if name == "api_key"]
+    if len(keys) != 1 or not deps.is_open311_key(keys[0]):
         return open311_error(403, "missing or invalid api_key", "api_key")
+    wait = deps.rate_limits.wait_seconds(address=client_address(request), key=keys[0])
+    if wait:
+        return open311_errors(
+            429,
+            [Problem("api_key", f"too many requests with this api_key; retry in {wait} s")],
+            headers={"Retry-After": str(wait)},
+        )
     outcome = await accept(
         request, deps, idempotency_key, lambda r, now: open311.to_submission(pairs, r, now)
     )

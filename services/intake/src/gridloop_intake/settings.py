@@ -10,6 +10,7 @@ from pydantic_settings import NoDecode
 from gridloop_common.api_keys import KeyedChannel
 from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET
 from gridloop_common.settings import ServiceSettings
+from gridloop_intake.rate_limits import valid_limits
 
 DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key"
 
@@ -32,7 +33,20 @@ class IntakeSettings(ServiceSettings):
     # Open311 clients' API keys, comma-separated (make up: the development key dev-open311-key).
     gridloop_open311_api_keys: Annotated[tuple[str, ...], NoDecode] = ()
 
-    @field_validator("gridloop_open311_api_keys", mode="before")
+    # Public intake (native reports, Open311 posts, a reporter's read of a report): per client
+    # address, or per Open311 key when a valid one is sent (`limits` notation, `;` between
+    # windows); empty turns a limit off. Per replica (gridloop_intake.rate_limits).
+    intake_rate_limit_per_address: str = "60/minute;600/hour"
+    intake_rate_limit_per_key: str = "600/minute"
+    # Open311 keys no limit applies to: the city's own simulator or load tests.
+    intake_rate_limit_exempt_keys: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("intake_rate_limit_per_address", "intake_rate_limit_per_key")
+    @classmethod
+    def _known_notation(cls, value: str) -> str:
+        return valid_limits(value)
+
+    @field_validator("gridloop_open311_api_keys", "intake_rate_limit_exempt_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -77,6 +77,7 @@ def intake_server(isolated: Isolated, tmp_path: Path) -> Iterator[ServiceProcess
             "OUTBOX_SWEEP_INTERVAL_SECONDS": "0.2",
             "RETRY_DELAYS_MS": "100",
             "GRIDLOOP_OPEN311_API_KEYS": f"other-key,{API_KEY}",
+            "INTAKE_RATE_LIMIT_EXEMPT_KEYS": API_KEY,
             **DEVELOPMENT_CHANNEL_KEY_ENV,
         },
         log_path=tmp_path / "intake.log",

@@ -288,6 +288,8 @@ class CitySystem:
             "LOG_FORMAT": "json",
             "OPERATOR_API_KEY": OPERATOR_KEY,
             "GRIDLOOP_OPEN311_API_KEYS": OPEN311_KEY,
+            # The simulator is the city's own client: no rate limit for its key.
+            "INTAKE_RATE_LIMIT_EXEMPT_KEYS": OPEN311_KEY,
             **DEVELOPMENT_CHANNEL_KEY_ENV,
             "DEPARTMENT_USER_PREFIX": self.department_user_prefix,
             **self.options.env,

@@ -101,6 +101,10 @@ class Residents:
         # what is refused then is the body, not the caller.
         if planned.channel in self._channel_keys:
             headers["X-Api-Key"] = self._channel_keys[planned.channel]
+        elif planned.channel == "native":
+            # The simulated residents' app is one Open311 client: its key, not the one address
+            # it posts from, is what intake's rate limit counts (and a city may exempt it).
+            headers["X-Api-Key"] = self._api_key
         if planned.raw is not None:
             return await self._intake.request(
                 "POST",
