@@ -40,6 +40,10 @@ DEV_DEFAULTS = {
     # <code>.dev-<code> (see services/dispatch/README.md); production takes them from secrets.
     "DEPARTMENT_PASSWORD_TEMPLATE": "dev-{code}",
     "DEPARTMENT_API_KEY_TEMPLATE": "dev-{code}",
+    # A monitor account for the city's supervision center: broker user monitor-city-center,
+    # password dev-city-center; its queues are monitor.city-center.*, bound under sla.* only.
+    "MONITOR_NAMES": "city-center",
+    "MONITOR_PASSWORD_TEMPLATE": "dev-{code}",
 }
 
 
@@ -64,7 +68,8 @@ def _provision_departments(env: dict[str, str]) -> None:
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     _say(
         f"[devstack] {summary}: broker user <code> / password dev-<code>, "
-        "HTTP key <code>.dev-<code>; operator key dev-operator-key"
+        "HTTP key <code>.dev-<code>; monitor monitor-city-center / dev-city-center; "
+        "operator key dev-operator-key"
     )
 
 

@@ -158,6 +158,83 @@ def _only_its_own(url: str) -> None:
         connection.close()
 
 
+async def test_a_monitor_account_hears_the_sla_events_and_nothing_else(
+    shared: tuple[Isolated, System], capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolated = shared[0]
+    prefix = f"{isolated.prefix}-mon-"
+    args = parser().parse_args(
+        [
+            "provision-departments",
+            "--departments",
+            "water",
+            "--user-prefix",
+            prefix,
+            "--password-template",
+            f"pw-{uuid.uuid4().hex[:8]}-{{code}}",
+            "--monitors",
+            "center",
+            "--monitor-password-template",
+            "mpw-{code}-7",
+        ]
+    )
+    settings = DispatchSettings(
+        rabbitmq_url=isolated.rabbitmq_url,
+        rabbitmq_management_url=isolated.management_url,
+        mongodb_url=isolated.mongodb_url,
+        mongodb_database=isolated.database("dispatch"),
+    )
+    try:
+        assert await provision(args, settings) == 0
+        said = capsys.readouterr().out
+        assert f"monitor center: broker user {prefix}monitor-center" in said
+        assert "provisioned 1 department(s), 1 monitor(s)" in said
+        monitor_url = url_as(isolated.rabbitmq_url, f"{prefix}monitor-center", "mpw-center-7")
+        await asyncio.to_thread(_monitor_only, monitor_url, isolated.rabbitmq_url)
+    finally:
+        async with BrokerAdmin(isolated.management_url) as admin:
+            for user in ("water", "monitor-center"):
+                await admin.delete_user(f"{prefix}{user}")
+
+
+def _monitor_only(url: str, admin_url: str) -> None:
+    """The monitor's own queue on sla.#: declared, bound, consumed; everything else refused."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    admin = pika.BlockingConnection(pika.URLParameters(admin_url))
+    try:
+        channel = connection.channel()
+        queue = "monitor.center.breaches"
+        channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+        channel.queue_bind(queue, "gridloop.events", "sla.breached.#")
+        publisher = admin.channel()
+        publisher.confirm_delivery()
+        publisher.basic_publish("gridloop.events", "sla.breached.accept.water", b'{"sla": 1}')
+        publisher.basic_publish("gridloop.events", "case.dispatched.water", b'{"case": 1}')
+        heard = None
+        for _ in range(50):
+            heard = channel.basic_get(queue, auto_ack=True)
+            if heard[0] is not None:
+                break
+            connection.sleep(0.1)
+        assert heard is not None and heard[2] == b'{"sla": 1}'
+
+        case_events = connection.channel()  # the case events carry residents' words
+        assert refused_code(lambda: case_events.queue_bind(queue, "gridloop.events", "#")) == 403
+        others = connection.channel()
+        assert refused_code(lambda: others.queue_declare("monitor.other.breaches")) == 403
+        orders = connection.channel()
+        assert refused_code(lambda: orders.basic_get(department_queue("water"))) == 403
+        inbox = connection.channel()
+        assert refused_code(lambda: inbox.basic_get("dispatch.inbox")) == 403
+        publish = connection.channel()
+        publish.confirm_delivery()
+        forged = lambda: publish.basic_publish("gridloop.events", "sla.breached.x", b"{}")  # noqa: E731
+        assert refused_code(forged) == 403
+    finally:
+        connection.close()
+        admin.close()
+
+
 async def test_a_reply_about_another_departments_order_is_parked_and_reported(
     center: Center, departments: Departments, amqp: AbstractChannel, dead: DeadLetters
 ) -> None:

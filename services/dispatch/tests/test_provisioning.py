@@ -14,6 +14,7 @@ from gridloop_dispatch.provisioning import (
     accounts_for,
     department_grant,
     management_url_for,
+    monitor_grant,
     secrets_for,
     vhost_of,
 )
@@ -41,6 +42,30 @@ def test_a_department_reads_its_queue_writes_replies_under_its_code_and_configur
 def test_a_code_that_is_not_a_plain_code_is_refused() -> None:
     with pytest.raises(ProvisioningError):
         department_grant(".*")
+    with pytest.raises(ProvisioningError):
+        monitor_grant("a.b")
+
+
+def test_a_monitor_owns_its_queues_and_binds_events_only_under_sla() -> None:
+    grant = monitor_grant("city-center", "t1-")
+    # RabbitMQ searches a permission regex anywhere in the name: each must anchor itself.
+    assert grant.user == "t1-monitor-city-center"
+    for regex in (grant.configure, grant.write, grant.read):
+        assert re.search(regex, "monitor.city-center.breaches")
+        assert not re.search(regex, "monitor.city-centre.breaches")
+        assert not re.search(regex, "monitor.city-center.")
+        assert not re.search(regex, "dept.city-mgmt.orders")
+        assert not re.search(regex, "dispatch.inbox")
+    # Binding needs read on the exchange; nothing else is readable, nothing is publishable.
+    assert re.search(grant.read, "gridloop.events")
+    assert not re.search(grant.write, "gridloop.events")
+    assert not re.search(grant.configure, "gridloop.events")
+    assert not re.search(grant.read, "gridloop.orders")
+    assert grant.topic_exchange == "gridloop.events"
+    assert re.search(grant.topic_read, "sla.breached.accept.water")
+    assert not re.search(grant.topic_read, "case.dispatched.water")
+    assert not re.search(grant.topic_read, "#")
+    assert grant.topic_write == "^$"
 
 
 def test_secrets_come_from_a_file_or_a_template_with_the_code() -> None:

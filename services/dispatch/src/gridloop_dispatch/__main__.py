@@ -32,13 +32,16 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run the service (the default)")
     provision = commands.add_parser(
         "provision-departments",
-        help="create each department's least-privilege broker user and HTTP API key",
+        help="create each department's and monitor's least-privilege broker user (and API key)",
         description=(
             "Creates (or resets) one RabbitMQ user per department through the management API: "
             "read only dept.<code>.orders, write only gridloop.replies under routing keys "
             "<code>.*, configure nothing. Optionally stores each department's HTTP API key "
-            "(hashed) in dispatch's database. Settings (RABBITMQ_URL, MONGODB_URL, "
-            "RABBITMQ_MANAGEMENT_URL, DEPARTMENT_*) come from the environment; options override."
+            "(hashed) in dispatch's database. With --monitors, one user per monitor too "
+            "(monitor-<name>: declare, bind and consume only monitor.<name>.* queues, bound "
+            "to gridloop.events only under sla.*). Settings (RABBITMQ_URL, MONGODB_URL, "
+            "RABBITMQ_MANAGEMENT_URL, DEPARTMENT_*, MONITOR_*) come from the environment; "
+            "options override."
         ),
     )
     provision.add_argument("--departments", help="comma-separated codes (default: all)")
@@ -50,6 +53,9 @@ def parser() -> argparse.ArgumentParser:
     provision.add_argument(
         "--issue-api-keys", metavar="FILE", help="generate random keys, write them to FILE (0600)"
     )
+    provision.add_argument("--monitors", help="comma-separated monitor names (default: none)")
+    provision.add_argument("--monitor-password-template", help="e.g. dev-{code}, {code} = name")
+    provision.add_argument("--monitor-passwords-file", help='JSON {"<name>": "<password>"}')
     return top
 
 
@@ -62,11 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 async def provision(args: argparse.Namespace, settings: DispatchSettings) -> int:
-    codes = (
-        [c.strip() for c in args.departments.split(",") if c.strip()]
-        if args.departments
-        else [d.code for d in DEPARTMENTS]
-    )
+    codes = list(_names(args.departments)) if args.departments else [d.code for d in DEPARTMENTS]
     request = ProvisioningRequest(
         codes=codes,
         user_prefix=args.user_prefix
@@ -79,6 +81,10 @@ async def provision(args: argparse.Namespace, settings: DispatchSettings) -> int
         or settings.department_api_key_template.get_secret_value(),
         api_keys_file=args.api_keys_file or settings.department_api_keys_file,
         issue_api_keys_to=args.issue_api_keys or "",
+        monitors=_names(args.monitors) if args.monitors else settings.monitor_names,
+        monitor_password_template=args.monitor_password_template
+        or settings.monitor_password_template.get_secret_value(),
+        monitor_passwords_file=args.monitor_passwords_file or settings.monitor_passwords_file,
     )
     management = settings.rabbitmq_management_url.get_secret_value() or management_url_for(
         settings.rabbitmq_url
@@ -98,11 +104,19 @@ async def provision(args: argparse.Namespace, settings: DispatchSettings) -> int
         return 2
     finally:
         await client.close()
-    for item in done:
+    for item in done.departments:
         key = "API key stored (hashed)" if item.api_key_set else "API key unchanged"
         sys.stdout.write(f"{item.code}: broker user {item.user}, queue {item.queue}; {key}\n")
-    sys.stdout.write(f"provisioned {len(done)} department(s)\n")
+    for monitor in done.monitors:
+        sys.stdout.write(f"monitor {monitor.name}: broker user {monitor.user}, {monitor.queues}\n")
+    sys.stdout.write(
+        f"provisioned {len(done.departments)} department(s), {len(done.monitors)} monitor(s)\n"
+    )
     return 0
+
+
+def _names(listed: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in listed.split(",") if name.strip())
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Department accounts: a least-privilege broker user and a hashed HTTP API key per department."""
+"""Broker accounts: a least-privilege user and a hashed HTTP API key per department, and a
+user per monitor that may hear the SLA events and nothing else."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import httpx
 
 from gridloop_common.catalogue import DEPARTMENTS_BY_CODE
-from gridloop_common.contracts import REPLIES_EXCHANGE
+from gridloop_common.contracts import EVENTS_EXCHANGE, REPLIES_EXCHANGE
 from gridloop_common.messaging import department_queue
 from gridloop_dispatch.auth import department_key, hash_key, new_secret
 from gridloop_dispatch.repository import DepartmentKeyRepository
@@ -52,6 +53,33 @@ def department_grant(code: str, user_prefix: str = "") -> BrokerGrant:
         topic_exchange=REPLIES_EXCHANGE,
         topic_write="^" + re.escape(code) + r"\.",
         topic_read="^$",
+    )
+
+
+MONITOR_USER_PREFIX = "monitor-"
+
+
+def monitor_queues(name: str) -> str:
+    """The queues a monitor may declare and consume: `monitor.<name>.<anything>`."""
+    return "^" + re.escape(f"monitor.{name}.") + ".+$"
+
+
+def monitor_grant(name: str, user_prefix: str = "") -> BrokerGrant:
+    """Its own `monitor.<name>.*` queues, bound to `gridloop.events` only under `sla.`: it hears
+    warnings and breaches, not the case events with residents' words, and publishes nothing.
+    RabbitMQ checks a binding against write on the queue, read on the exchange and the topic
+    read permission on the binding key."""
+    if not _CODE.match(name):
+        raise ProvisioningError(f"not a monitor name (a-z, 0-9, -): {name!r}")
+    own = monitor_queues(name)
+    return BrokerGrant(
+        user=f"{user_prefix}{MONITOR_USER_PREFIX}{name}",
+        configure=own,
+        write=own,
+        read=f"(?:{own})|^{re.escape(EVENTS_EXCHANGE)}$",
+        topic_exchange=EVENTS_EXCHANGE,
+        topic_write="^$",
+        topic_read=r"^sla\.",
     )
 
 
@@ -204,6 +232,30 @@ async def provision_departments(
     return done
 
 
+@dataclass(frozen=True)
+class ProvisionedMonitor:
+    name: str
+    user: str
+    queues: str
+
+
+async def provision_monitors(
+    admin: BrokerAdmin,
+    vhost: str,
+    passwords: Mapping[str, str],
+    *,
+    user_prefix: str = "",
+) -> list[ProvisionedMonitor]:
+    """Create or update each monitor's broker user and permissions (idempotent)."""
+    done = []
+    for name, password in passwords.items():
+        grant = monitor_grant(name, user_prefix)
+        await admin.put_user(grant.user, password)
+        await admin.grant(vhost, grant)
+        done.append(ProvisionedMonitor(name, grant.user, f"monitor.{name}.*"))
+    return done
+
+
 def accounts_for(
     codes: Sequence[str], passwords: Mapping[str, str], api_secrets: Mapping[str, str] | None
 ) -> list[DepartmentAccount]:
@@ -227,6 +279,16 @@ class ProvisioningRequest:
     api_keys_file: str = ""
     # Generate random API keys and write them (code → key) to this file, readable by its owner.
     issue_api_keys_to: str = ""
+    # Monitors (their names) and their passwords, as for departments (`{code}` = the name).
+    monitors: Sequence[str] = ()
+    monitor_password_template: str = ""
+    monitor_passwords_file: str = ""
+
+
+@dataclass(frozen=True)
+class ProvisioningDone:
+    departments: list[Provisioned]
+    monitors: list[ProvisionedMonitor]
 
 
 async def run_provisioning(
@@ -236,7 +298,7 @@ async def run_provisioning(
     management_url: str,
     keys: DepartmentKeyRepository | None,
     now: datetime,
-) -> list[Provisioned]:
+) -> ProvisioningDone:
     codes = list(request.codes)
     passwords = secrets_for(codes, template=request.password_template, file=request.passwords_file)
     if passwords is None:
@@ -252,8 +314,21 @@ async def run_provisioning(
     if request.issue_api_keys_to:
         issued = {a.code: a.api_key for a in accounts if a.api_key}
         _write_private(Path(request.issue_api_keys_to), json.dumps(issued, indent=2) + "\n")
+    monitor_passwords: dict[str, str] = {}
+    if request.monitors:
+        found = secrets_for(
+            list(request.monitors),
+            template=request.monitor_password_template,
+            file=request.monitor_passwords_file,
+            what="monitor password",
+        )
+        if found is None:
+            raise ProvisioningError(
+                "no monitor passwords: give a template (e.g. dev-{code}) or a JSON file"
+            )
+        monitor_passwords = found
     async with BrokerAdmin(management_url) as admin:
-        return await provision_departments(
+        departments = await provision_departments(
             admin,
             vhost_of(rabbitmq_url),
             accounts,
@@ -261,6 +336,10 @@ async def run_provisioning(
             now,
             user_prefix=request.user_prefix,
         )
+        monitors = await provision_monitors(
+            admin, vhost_of(rabbitmq_url), monitor_passwords, user_prefix=request.user_prefix
+        )
+    return ProvisioningDone(departments, monitors)
 
 
 def _write_private(path: Path, text: str) -> None:

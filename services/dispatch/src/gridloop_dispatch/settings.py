@@ -53,8 +53,13 @@ class DispatchSettings(ServiceSettings):
     # secret, or a JSON file {"<code>": "<secret>"}. Stored hashed (scrypt).
     department_api_key_template: SecretStr = SecretStr("")
     department_api_keys_file: str = ""
+    # Monitors given a broker user by provisioning (comma-separated names; user
+    # <prefix>monitor-<name>), with passwords as for departments ({code} is the name).
+    monitor_names: Annotated[tuple[str, ...], NoDecode] = ()
+    monitor_password_template: SecretStr = SecretStr("")
+    monitor_passwords_file: str = ""
 
-    @field_validator("local_first_categories", mode="before")
+    @field_validator("local_first_categories", "monitor_names", mode="before")
     @classmethod
     def _split_codes(cls, value: object) -> object:
         if isinstance(value, str):

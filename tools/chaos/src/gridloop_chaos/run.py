@@ -346,6 +346,7 @@ def _targets(system: CitySystem, sink_port: int) -> Targets:
         scoring=system.urls("scoring"),
         notify=system.urls("notify"),
         rabbitmq_url=system.rabbitmq_url,
+        monitor_rabbitmq_url=system.monitor_rabbitmq_url,
         department_user_prefix=system.department_user_prefix,
         department_password_template=PASSWORD_TEMPLATE,
         department_api_key_template=API_KEY_TEMPLATE,

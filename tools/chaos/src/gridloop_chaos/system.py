@@ -40,10 +40,12 @@ from gridloop_common.testing.processes import SERVICES
 from gridloop_common.testing.secantus import StandInMongo, free_port, start_stand_in
 from gridloop_common.testing.supervisor import Program, Supervisor, python_module
 from gridloop_common.testing.tcp_proxy import TcpProxy
+from gridloop_simulator.departments import url_as
 
 Say = Callable[[str], None]
 OPERATOR_KEY = "chaos-operator-key"
 OPEN311_KEY = "chaos-open311-key"
+MONITOR_NAME = "simulator"  # its queue: monitor.simulator.sla
 PASSWORD_TEMPLATE = "chaos-{code}"  # noqa: S105 (a throw-away run's department passwords)
 API_KEY_TEMPLATE = "chaos-key-{code}"
 
@@ -130,6 +132,12 @@ class CitySystem:
 
     def replicas_of(self, service: str) -> list[str]:
         return [f"{service}-{n}" for n in range(1, self.options.replicas + 1)]
+
+    @property
+    def monitor_rabbitmq_url(self) -> str:
+        """The simulator's monitor account (provisioned with the departments)."""
+        user = f"{self.department_user_prefix}monitor-{MONITOR_NAME}"
+        return url_as(self.rabbitmq_url, user, PASSWORD_TEMPLATE.format(code=MONITOR_NAME))
 
     def urls(self, service: str) -> tuple[str, ...]:
         return tuple(f"http://127.0.0.1:{self.ports[p]}" for p in self.replicas_of(service))
@@ -312,6 +320,11 @@ class CitySystem:
                 PASSWORD_TEMPLATE,
                 "--api-key-template",
                 API_KEY_TEMPLATE,
+                # The simulator's monitor hears the breaches with a monitor's own account.
+                "--monitors",
+                MONITOR_NAME,
+                "--monitor-password-template",
+                PASSWORD_TEMPLATE,
             ],
             env={
                 **os.environ,
