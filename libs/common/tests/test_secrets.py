@@ -16,6 +16,8 @@ class KeyedSettings(ServiceSettings):
     pseudonym_key: SecretStr = SecretStr("laptop-default-key")
     operator_api_key: SecretStr = SecretStr("")
     open311_api_keys: tuple[str, ...] = ()
+    calendars: str = ""
+    calendars_file: str = ""
 
 
 CITY = {
@@ -54,6 +56,16 @@ def test_a_file_feeds_fields_that_are_parsed_too(
     secret.write_text("9123", encoding="utf-8")
     monkeypatch.setenv("HTTP_PORT_FILE", str(secret))
     assert KeyedSettings().http_port == 9123
+
+
+def test_a_setting_with_a_file_setting_of_its_own_keeps_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calendars = tmp_path / "calendars.json"
+    calendars.write_text("{}", encoding="utf-8")
+    monkeypatch.setenv("CALENDARS_FILE", str(calendars))
+    settings = KeyedSettings()
+    assert (settings.calendars, settings.calendars_file) == ("", str(calendars))
 
 
 def test_setting_a_variable_and_its_file_at_once_is_refused(

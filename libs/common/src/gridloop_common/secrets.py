@@ -70,7 +70,10 @@ class SecretFilesSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for field_name, field in self.settings_cls.model_fields.items():
+        fields = self.settings_cls.model_fields
+        for field_name, field in fields.items():
+            if f"{field_name}_file" in fields:
+                continue  # a setting with a file of its own (SLA_CALENDARS_FILE): its rules
             value, key, _ = self.get_field_value(field, field_name)
             if value is not None:
                 values[key] = value
