@@ -36,6 +36,8 @@ DEV_DEFAULTS = {
     # The center's key, X-Api-Key: dispatch's case reads and operations, notify's notices and
     # subscriptions.
     "OPERATOR_API_KEY": "dev-operator-key",
+    # The read-only viewer's key (a wall screen): reads what the operator reads, acts on nothing.
+    "VIEWER_API_KEY": "dev-viewer-key",
     # Every department's broker user <code> gets password dev-<code>, and HTTP API key
     # <code>.dev-<code> (see services/dispatch/README.md); production takes them from secrets.
     "DEPARTMENT_PASSWORD_TEMPLATE": "dev-{code}",

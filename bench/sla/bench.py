@@ -54,6 +54,7 @@ from gridloop_sla_monitor.clocks import ACCEPT, ClockPolicy, partition_of, timer
 from gridloop_sla_monitor.repository import LEASES, TIMERS, NewClock
 
 WINDOW = timedelta(hours=8)
+BENCH_OPERATOR_KEY = "bench-operator-key"
 INSERT_BATCH = 2_000
 
 
@@ -195,6 +196,7 @@ async def run(args: argparse.Namespace, rabbitmq_url: str, mongodb_url: str, how
         # for news still on its way) would only shift every figure by itself.
         "SLA_EVIDENCE_GRACE_SECONDS": "0",
         "LOG_LEVEL": args.log_level,
+        "OPERATOR_API_KEY": BENCH_OPERATOR_KEY,
     }
     policy = ClockPolicy(thresholds=(0.75,), calendars=Calendars(), accept_window=WINDOW)
     logs = Path(args.log_dir)
@@ -308,7 +310,9 @@ async def run(args: argparse.Namespace, rabbitmq_url: str, mongodb_url: str, how
     )
     if args.board:
         board_started = time.monotonic()
-        async with httpx.AsyncClient(timeout=1800) as http:
+        async with httpx.AsyncClient(
+            timeout=1800, headers={"X-Api-Key": BENCH_OPERATOR_KEY}
+        ) as http:
             board = await http.get(f"{service.base_url}/v1/board", params={"limit": 5})
         open_clocks = board.json()["totals"]["open"] if board.status_code == 200 else "?"
         print(

@@ -1,7 +1,9 @@
 """API keys in `X-Api-Key`: the city operator's, and those of the systems posting for a channel.
 
 The operator's key, `OPERATOR_API_KEY`, opens every service's operator routes (dispatch's
-center and case reads, notify's notices and subscriptions). intake's chat-group, patrol and
+center and case reads, notify's notices and subscriptions, sla-monitor's board). The read-only
+viewer's key, `VIEWER_API_KEY` (a wall screen, an auditor), reads what the operator reads and
+acts on nothing. intake's chat-group, patrol and
 hotline routes each take the key of the one system that posts for that channel (the chat
 platform's bridge, the grid workers' patrol app, the 12345 hotline). An empty key leaves its
 routes off (503): a service started without a key must not be open instead.
@@ -55,3 +57,17 @@ def require_operator(presented: str | None, configured: str) -> None:
     if not configured:
         raise ApiProblem(503, "operator_api_disabled", "OPERATOR_API_KEY is not configured")
     require_api_key(presented, configured, whose="operator", setting="OPERATOR_API_KEY")
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def require_staff(presented: str | None, method: str, *, operator: str, viewer: str) -> None:
+    """The operator may read and act; the viewer may only read (403 `read_only_key` else)."""
+    if presented and viewer and keys_match(presented, viewer):
+        if method.upper() in SAFE_METHODS:
+            return
+        raise ApiProblem(
+            403, "read_only_key", "the viewer key only reads; acting takes the operator key"
+        )
+    require_operator(presented, operator)

@@ -33,6 +33,7 @@ PUBLISHED_SECRETS = frozenset(
     {
         DEVELOPMENT_SECRET,
         "dev-operator-key",
+        "dev-viewer-key",
         "dev-open311-key",
         "dev-{code}",
         "guest",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Literal, Self, TypeVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -96,6 +96,15 @@ class ServiceSettings(BaseSettings):
     @property
     def database_name(self) -> str:
         return self.mongodb_database or f"gridloop_{self.service_name.replace('-', '_')}"
+
+
+class StaffKeySettings(ServiceSettings):
+    """A service with routes for the city's staff (gridloop_common.api_keys)."""
+
+    # The operator's key (X-Api-Key) for every staff route. Empty: those routes answer 503.
+    operator_api_key: SecretStr = SecretStr("")
+    # The read-only viewer's key: reads what the operator reads, acts on nothing. Empty: none.
+    viewer_api_key: SecretStr = SecretStr("")
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

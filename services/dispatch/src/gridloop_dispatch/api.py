@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gridloop_common.api_keys import keys_match, require_operator
+from gridloop_common.api_keys import keys_match, require_operator, require_staff
 from gridloop_common.catalogue import DEPARTMENTS
 from gridloop_common.contracts import (
     REJECT_REASONS,
@@ -73,6 +73,16 @@ async def authenticated_operator(deps: Deps, key: ApiKey = None) -> None:
     require_operator(key, deps.settings.operator_api_key.get_secret_value())
 
 
+async def authenticated_staff(request: Request, deps: Deps, key: ApiKey = None) -> None:
+    """The operator, or for a read the viewer (VIEWER_API_KEY)."""
+    require_staff(
+        key,
+        request.method,
+        operator=deps.settings.operator_api_key.get_secret_value(),
+        viewer=deps.settings.viewer_api_key.get_secret_value(),
+    )
+
+
 Department = Annotated[str, Depends(authenticated_department)]
 
 
@@ -94,19 +104,23 @@ async def authenticated_reader(deps: Deps, key: ApiKey = None) -> Reader:
         raise ApiProblem(
             401, "missing_api_key", "send the operator key or your department's key in X-Api-Key"
         )
-    configured = deps.settings.operator_api_key.get_secret_value()
-    if configured and keys_match(key, configured):
-        return Reader(None)
+    # The operator and the read-only viewer read every case (case reads are all GETs).
+    for configured in (deps.settings.operator_api_key, deps.settings.viewer_api_key):
+        if configured.get_secret_value() and keys_match(key, configured.get_secret_value()):
+            return Reader(None)
     code = await deps.keyring.department_of(key)
     if code is None:
         raise ApiProblem(
-            401, "invalid_api_key", "the key is neither the operator's nor a department's"
+            401,
+            "invalid_api_key",
+            "the key is neither the operator's, the viewer's nor a department's",
         )
     return Reader(code)
 
 
 CaseReader = Annotated[Reader, Depends(authenticated_reader)]
 Operator = Annotated[None, Depends(authenticated_operator)]
+Staff = Annotated[None, Depends(authenticated_staff)]
 
 
 def cause_for(actor: str, request: Request, idempotency_key: str | None) -> Cause:
@@ -209,7 +223,7 @@ async def list_cases(
     responses={401: {"description": "not the operator key"}},
 )
 async def triage_list(
-    deps: Deps, _: Operator, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    deps: Deps, _: Staff, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> Any:
     query = CaseQuery(status="awaiting_triage", limit=limit)
     found = await deps.cases.search(query, deps.clock.now())

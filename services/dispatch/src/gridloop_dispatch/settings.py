@@ -8,10 +8,10 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET
-from gridloop_common.settings import ServiceSettings
+from gridloop_common.settings import StaffKeySettings
 
 
-class DispatchSettings(ServiceSettings):
+class DispatchSettings(StaffKeySettings):
     service_name: str = "dispatch"
     http_port: int = Field(default=8002, ge=1, le=65535)
     # The seed's rule: a department accepts an order within 8 hours. One setting, read by every
@@ -34,9 +34,6 @@ class DispatchSettings(ServiceSettings):
     local_first_categories: Annotated[tuple[str, ...], NoDecode] = ("neighbour-dispute",)
     # How often a replica reloads the routing rules (its own changes apply at once).
     routing_rules_refresh_seconds: float = Field(default=5.0, gt=0)
-    # Protects the center's operations (triage, re-dispatch, joint action, extensions, local
-    # resolution, routing rules, API keys). Empty: those endpoints answer 503.
-    operator_api_key: SecretStr = SecretStr("")
     # Shared with intake and notify: a reporter's verdict needs the token derived from it
     # (gridloop_common.reporter_tokens).
     reporter_token_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)

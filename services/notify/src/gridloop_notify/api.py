@@ -12,7 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gridloop_common.api_keys import API_KEY_HEADER, require_operator
+from gridloop_common.api_keys import API_KEY_HEADER, require_staff
 from gridloop_common.http import app_deps, problem
 from gridloop_common.http_errors import error_body
 from gridloop_common.mongo import Document
@@ -40,20 +40,28 @@ OperatorKey = Annotated[
 ]
 
 
-async def authenticated_operator(deps: Deps, key: OperatorKey = None) -> None:
-    require_operator(key, deps.settings.operator_api_key.get_secret_value())
+async def authenticated_staff(request: Request, deps: Deps, key: OperatorKey = None) -> None:
+    """The operator reads and sends; the viewer (VIEWER_API_KEY) only reads."""
+    settings = deps.settings
+    require_staff(
+        key,
+        request.method,
+        operator=settings.operator_api_key.get_secret_value(),
+        viewer=settings.viewer_api_key.get_secret_value(),
+    )
 
 
-OPERATOR_ONLY: dict[int | str, dict[str, Any]] = {
+STAFF_ONLY: dict[int | str, dict[str, Any]] = {
     401: {"description": "no key, or not the operator key"},
+    403: {"description": "the viewer's key, for anything but a read"},
     503: {"description": "OPERATOR_API_KEY is not configured, or the database is away"},
 }
 
 router = APIRouter(
     prefix="/v1",
     tags=["notices"],
-    dependencies=[Depends(authenticated_operator)],
-    responses=OPERATOR_ONLY,
+    dependencies=[Depends(authenticated_staff)],
+    responses=STAFF_ONLY,
 )
 
 # A page filtered by status reads at most this many recipients' batches before it answers

@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET
-from gridloop_common.settings import ServiceSettings
+from gridloop_common.settings import StaffKeySettings
 
 CHANNELS = ("chat_group", "sms", "email", "webhook")
 
@@ -26,13 +26,9 @@ def http_url(value: str) -> str:
     return value
 
 
-class NotifySettings(ServiceSettings):
+class NotifySettings(StaffKeySettings):
     service_name: str = "notify"
     http_port: int = Field(default=8005, ge=1, le=65535)
-    # The center's key (the same OPERATOR_API_KEY as dispatch's): every /v1 route needs it, a
-    # notice reaches up to every household and the records hold reporters' addresses. Empty:
-    # those routes answer 503.
-    operator_api_key: SecretStr = SecretStr("")
 
     # --- channels (empty URL / host: the channel is not configured) ---
     # Reporters who left no direct reply address (native API without contact, patrol reports)

@@ -19,10 +19,10 @@ from gridloop_common.http_errors import error_body
 from gridloop_common.mongo import Document
 from gridloop_notify.alerts import SUBSCRIBABLE, Filters, inapplicable_filters
 from gridloop_notify.api import (
-    OPERATOR_ONLY,
+    STAFF_ONLY,
     Deps,
     IdempotencyKey,
-    authenticated_operator,
+    authenticated_staff,
     fingerprint,
 )
 from gridloop_notify.settings import http_url
@@ -30,8 +30,8 @@ from gridloop_notify.settings import http_url
 router = APIRouter(
     prefix="/v1",
     tags=["subscriptions"],
-    dependencies=[Depends(authenticated_operator)],
-    responses=OPERATOR_ONLY,
+    dependencies=[Depends(authenticated_staff)],
+    responses=STAFF_ONLY,
 )
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
 
+from gridloop_common.api_keys import API_KEY_HEADER, require_staff
 from gridloop_common.contracts.sla import ClockName
 from gridloop_common.http import app_deps, problem
 from gridloop_common.mongo import Document
@@ -19,7 +20,31 @@ from gridloop_sla_monitor.repository import marks_of
 
 Deps = Annotated[SlaMonitorDeps, Depends(app_deps)]
 
-router = APIRouter(prefix="/v1", tags=["sla"])
+StaffKey = Annotated[
+    str | None, Header(alias=API_KEY_HEADER, description="The operator's or the viewer's key")
+]
+
+
+async def authenticated_staff(request: Request, deps: Deps, key: StaffKey = None) -> None:
+    # A department's standing and every order's clocks: the center's and its viewers' reading.
+    settings = deps.settings
+    require_staff(
+        key,
+        request.method,
+        operator=settings.operator_api_key.get_secret_value(),
+        viewer=settings.viewer_api_key.get_secret_value(),
+    )
+
+
+router = APIRouter(
+    prefix="/v1",
+    tags=["sla"],
+    dependencies=[Depends(authenticated_staff)],
+    responses={
+        401: {"description": "no key, or neither the operator's nor the viewer's"},
+        503: {"description": "OPERATOR_API_KEY is not configured, or the database is away"},
+    },
+)
 
 
 class MarkView(BaseModel):

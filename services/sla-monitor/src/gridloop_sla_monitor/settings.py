@@ -8,11 +8,13 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from gridloop_common.settings import ServiceSettings
+from gridloop_common.settings import StaffKeySettings
 from gridloop_sla_monitor.calendars import CalendarError, Calendars, parse_calendars
 
 
-class SlaMonitorSettings(ServiceSettings):
+class SlaMonitorSettings(StaffKeySettings):
+    """Its reads (clocks, board, rates) are the staff's: OPERATOR_API_KEY or VIEWER_API_KEY."""
+
     service_name: str = "sla-monitor"
     http_port: int = Field(default=8003, ge=1, le=65535)
     # The longest pause between two looks at a partition. The scan sleeps until the next mark it

@@ -38,6 +38,9 @@ from gridloop_sla_monitor.settings import SlaMonitorSettings
 
 pytestmark = pytest.mark.integration
 
+OPERATOR_KEY = "sla-test-operator-key"
+VIEWER_KEY = "sla-test-viewer-key"
+
 HOUR = timedelta(hours=1)
 CITY = "city-mgmt"
 GRID = "grd-xijin-001-01"
@@ -244,6 +247,8 @@ def service_settings(isolated: Isolated, **overrides: Any) -> SlaMonitorSettings
         "sla_evidence_grace_seconds": 0,
         # An event that overtook another waits half a second before its retries count.
         "wait_for_earlier_seconds": 0.5,
+        "operator_api_key": OPERATOR_KEY,
+        "viewer_api_key": VIEWER_KEY,
         **overrides,
     }
     return SlaMonitorSettings(**values)
@@ -265,7 +270,11 @@ async def sla(
         app = create_app(service_settings(isolated, **overrides), clock)
         deps: SlaMonitorDeps = app.state.deps
         await deps.runtime.start()
-        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sla")
+        http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://sla",
+            headers={"X-Api-Key": OPERATOR_KEY},
+        )
         running = Running(deps, http)
         opened.append((running, http))
         state.running.append(running)
@@ -685,6 +694,29 @@ async def test_unknown_order_is_a_machine_readable_404(sla: Sla) -> None:
     response = await sla.service.http.get("/v1/timers/no-such-order")
     assert response.status_code == 404
     assert response.json()["code"] == "order_not_found"
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "code"),
+    [
+        (OPERATOR_KEY, 200, None),
+        (VIEWER_KEY, 200, None),
+        (None, 401, "missing_api_key"),
+        ("dev-operator-key", 401, "invalid_api_key"),
+    ],
+)
+async def test_the_board_and_rates_are_the_staffs_reading(
+    sla: Sla, key: str | None, status: int, code: str | None
+) -> None:
+    await sla.start_service()
+    headers = {} if key is None else {"X-Api-Key": key}
+    for path in ("/v1/board", "/v1/rates?period=2026-11", "/v1/timers/no-such-order"):
+        # Replacing the client's default header: None drops it.
+        response = await sla.service.http.get(path, headers={"X-Api-Key": "", **headers})
+        expected = 404 if status == 200 and "timers" in path else status
+        assert response.status_code == expected, (path, response.text)
+        if code is not None:
+            assert response.json()["code"] == code
 
 
 # --- replicas --------------------------------------------------------------------------------
