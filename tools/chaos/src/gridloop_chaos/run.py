@@ -26,6 +26,7 @@ from gridloop_chaos.audit import (
     scoring_queries,
 )
 from gridloop_chaos.faults import PROXIED, Fault, Outcome, expected_duration, schedule
+from gridloop_chaos.personal_data import PersonalDataScan, Scanned
 from gridloop_chaos.system import (
     API_KEY_TEMPLATE,
     OPEN311_KEY,
@@ -145,6 +146,13 @@ async def run(options: ChaosOptions, say: Say) -> ChaosRun:
             _end_state, system, simulation.record, simulation.plan, marker
         )
         result = audit(simulation.record, simulation.plan, state)
+        scanned = await asyncio.to_thread(_scan_personal_data, system, simulation.plan)
+        result.checked["lines scanned for personal data"] = scanned.lines
+        for leak in scanned.leaks[:MAX_LEAKS_SHOWN]:
+            result.add("personal data", "unexpected", time.time(), f"{leak.kind} in {leak.where}")
+        if len(scanned.leaks) > MAX_LEAKS_SHOWN:
+            more = len(scanned.leaks) - MAX_LEAKS_SHOWN
+            result.add("personal data", "unexpected", time.time(), f"and {more} more lines")
         for outcome in outcomes:
             for note in outcome.notes:
                 result.add("fault", "unexpected", outcome.started_at, f"{outcome.name}: {note}")
@@ -290,6 +298,20 @@ def _end_state(
     )
 
 
+def _scan_personal_data(system: CitySystem, plan: Sequence[PlannedReport]) -> Scanned:
+    """Every replica's log and metrics and every parking reason, searched for residents' data."""
+    texts: list[tuple[str, str]] = []
+    for service in SERVICES:
+        for replica in system.replicas_of(service):
+            texts.append((f"{replica}.log", system.log_tail(replica, chars=LOG_SCAN_CHARS)))
+        with httpx.Client(timeout=30) as client:
+            for url, replica in zip(system.urls(service), system.replicas_of(service), strict=True):
+                texts.append((f"{replica} /metrics", client.get(f"{url}/metrics").text))
+        reasons = [m.reason for m in asyncio.run(system.parked(service))]
+        texts.append((f"the parking reasons of {service}", "\n".join(reasons)))
+    return PersonalDataScan(plan).scan(texts)
+
+
 def _skipped_news(system: CitySystem, missing: list[News]) -> frozenset[tuple[str, str]]:
     """Of the news no reporter heard, what notify recorded as skipped (asked case by case)."""
     skipped: set[tuple[str, str]] = set()
@@ -337,6 +359,12 @@ def _service_env(
         "NOTIFY_RETRY_MAX_SECONDS": "10",
         "GRIDLOOP_FAULT_POISON": marker,
     }
+
+
+# Findings beyond this are counted, not listed: one leaking log call repeats on every message.
+MAX_LEAKS_SHOWN = 20
+# Whole logs: a full run writes some tens of megabytes per replica.
+LOG_SCAN_CHARS = 1 << 30
 
 
 def _targets(system: CitySystem, sink_port: int) -> Targets:

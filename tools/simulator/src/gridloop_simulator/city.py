@@ -20,6 +20,12 @@ CHAT_MENTION = "@居民助手"
 # Phones of simulated residents (199 + the report's number): distinct per report, so an SMS
 # tells which report it answers.
 PHONE_PREFIX = "199"
+# Residents' names (surname + two-character given name, from the report's number) and, in some
+# hotline calls, an ID-card number the caller dictated: personal data the fault suite checks
+# never reaches a log line, a metric or a parking reason.
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN_NAMES = ("秀英", "桂兰", "建国", "志强", "海燕", "国平", "玉梅", "德明", "春生", "丽华")
+ID_CARD_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class PlannedReport:
     retry_after_answer: bool = False
     repeats_key: str | None = None
     phone: str | None = None
+    name: str | None = None
+    id_card: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -150,7 +158,10 @@ class CityPlanner:
                 },
             )
         if channel == "hotline":
-            phone = self._phone(index)
+            phone, name = self._phone(index), self._name(index)
+            id_card = self._id_card(index) if self._rng.random() < ID_CARD_SHARE else None
+            if id_card is not None:
+                words = f"{words}（来电人身份证号{id_card}）"
             return PlannedReport(
                 index,
                 key,
@@ -160,11 +171,14 @@ class CityPlanner:
                 json={
                     "call_id": f"call-{key}",
                     "caller_phone": phone,
+                    "caller_name": name,
                     "address_text": self._address(spot.grid),
                     "description": words,
                     "category_code": category.code,
                 },
                 phone=phone,
+                name=name,
+                id_card=id_card,
             )
         if channel == "open311":
             return PlannedReport(
@@ -179,7 +193,10 @@ class CityPlanner:
                     "lat": f"{spot.lat:.6f}",
                     "long": f"{spot.lon:.6f}",
                     "description": words,
+                    "last_name": self._name(index)[0],
+                    "first_name": self._name(index)[1:],
                 },
+                name=self._name(index),
             )
         native_phone = self._phone(index) if self._rng.random() < 0.6 else None
         body: dict[str, Any] = {
@@ -189,10 +206,12 @@ class CityPlanner:
         }
         if self._rng.random() < 0.3:
             body = {"grid_id": spot.grid.id, "category_code": category.code, "description": words}
+        resident = None
         if native_phone is not None:
-            body["reporter"] = {"phone": native_phone}
+            resident = self._name(index)
+            body["reporter"] = {"phone": native_phone, "name": resident}
         return PlannedReport(
-            index, key, "native", "new", "/v1/reports", json=body, phone=native_phone
+            index, key, "native", "new", "/v1/reports", json=body, phone=native_phone, name=resident
         )
 
     def _duplicate(
@@ -356,6 +375,18 @@ class CityPlanner:
 
     def _phone(self, index: int) -> str:
         return f"{PHONE_PREFIX}{index:08d}"
+
+    def _name(self, index: int) -> str:
+        return SURNAMES[index % len(SURNAMES)] + GIVEN_NAMES[index // len(SURNAMES) % 10]
+
+    def _id_card(self, index: int) -> str:
+        """An 18-character resident ID of Ningguo (341881), born 1950-99, with its check digit."""
+        body = (
+            f"341881{1950 + index % 50}{1 + index % 12:02d}{1 + index % 28:02d}{index % 1000:03d}"
+        )
+        weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+        check = "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+        return body + check
 
 
 def _classifies_as(keyword: str, category: Category) -> bool:
