@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gridloop_common.api_keys import keys_match, require_operator, require_staff
+from gridloop_common.api_keys import keys_match, require_staff
 from gridloop_common.catalogue import DEPARTMENTS
 from gridloop_common.contracts import (
     REJECT_REASONS,
@@ -69,10 +69,6 @@ async def authenticated_department(deps: Deps, key: ApiKey = None) -> str:
     return code
 
 
-async def authenticated_operator(deps: Deps, key: ApiKey = None) -> None:
-    require_operator(key, deps.settings.operator_api_key.get_secret_value())
-
-
 async def authenticated_staff(request: Request, deps: Deps, key: ApiKey = None) -> None:
     """The operator, or for a read the viewer (VIEWER_API_KEY)."""
     require_staff(
@@ -119,7 +115,6 @@ async def authenticated_reader(deps: Deps, key: ApiKey = None) -> Reader:
 
 
 CaseReader = Annotated[Reader, Depends(authenticated_reader)]
-Operator = Annotated[None, Depends(authenticated_operator)]
 Staff = Annotated[None, Depends(authenticated_staff)]
 
 
@@ -455,6 +450,20 @@ class FeedbackBody(BaseModel):
     comment: str | None = Field(default=None, max_length=2000)
 
 
+async def present_reporter_token(reporter_token: ReporterToken = None) -> str:
+    """Judged before the body: a caller without a token learns nothing from its validation."""
+    if not reporter_token:
+        raise ApiProblem(
+            401,
+            "missing_reporter_token",
+            f"send the token the reporter was given (the 202 answer, the notice) in {TOKEN_HEADER}",
+        )
+    return reporter_token
+
+
+PresentReporterToken = Annotated[str, Depends(present_reporter_token)]
+
+
 @router.post(
     "/cases/{case_id}/feedback",
     tags=["cases"],
@@ -471,16 +480,10 @@ async def feedback(
     body: FeedbackBody,
     deps: Deps,
     request: Request,
+    reporter_token: PresentReporterToken,
     *,
-    reporter_token: ReporterToken = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    if not reporter_token:
-        raise ApiProblem(
-            401,
-            "missing_reporter_token",
-            f"send the token the reporter was given (the 202 answer, the notice) in {TOKEN_HEADER}",
-        )
     cause = cause_for("reporter", request, idempotency_key)
     result = await deps.service.feedback(
         case_id,

@@ -16,7 +16,7 @@ from gridloop_common.registry import load_registry
 from gridloop_dispatch.api import (
     Deps,
     IdempotencyKey,
-    authenticated_operator,
+    authenticated_staff,
     cause_for,
     respond,
 )
@@ -25,6 +25,7 @@ from gridloop_dispatch.routing import CITY, RoutingRule, RuleLevel
 
 _OPERATOR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "no key, or not the operator key"},
+    403: {"description": "the viewer's key (`read_only_key`): it reads, it does not act"},
     404: {"description": "no such case or order"},
     409: {"description": "illegal transition: `code`, `detail`, `current_status`, `allowed_from`"},
     422: {"description": "invalid choice (unknown department, category, grid...)"},
@@ -33,7 +34,8 @@ _OPERATOR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 router = APIRouter(
     prefix="/v1",
-    dependencies=[Depends(authenticated_operator)],
+    # Every route here acts: the viewer's key is refused with 403 read_only_key.
+    dependencies=[Depends(authenticated_staff)],
     responses=_OPERATOR_RESPONSES,
 )
 

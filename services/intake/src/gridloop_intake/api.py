@@ -50,7 +50,17 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def within_rate_limit(request: Request, deps: Deps, api_key: ApiKey = None) -> None:
+ClientKey = Annotated[
+    str | None,
+    Header(
+        alias=API_KEY_HEADER,
+        max_length=200,
+        description="An Open311 client's key, if it has one: the rate limit counts the key",
+    ),
+]
+
+
+async def within_rate_limit(request: Request, deps: Deps, api_key: ClientKey = None) -> None:
     """Public routes: a client with a valid Open311 key in `X-Api-Key` counts against the key,
     anyone else against their address; over the limit, 429 with Retry-After."""
     key = api_key if api_key and deps.is_open311_key(api_key) else None
