@@ -169,12 +169,11 @@ class NoticeRepository:
     async def claim_expansion(
         self, notice_id: str, token: str, now: datetime, until: datetime
     ) -> bool:
+        # "Not leased until now or later" also matches a notice never leased. No `$or`: the
+        # stand-in answers a filter with a top-level operator by scanning (and decoding) every
+        # notice under the collection's write lock, once per notice: it was notify's bottleneck.
         result = await self.notices.update_one(
-            {
-                "_id": notice_id,
-                "status": EXPANDING,
-                "$or": [{"expand_until": {"$exists": False}}, {"expand_until": {"$lt": now}}],
-            },
+            {"_id": notice_id, "status": EXPANDING, "expand_until": {"$not": {"$gte": now}}},
             {"$set": {"expand_owner": token, "expand_until": until}},
         )
         return result.modified_count == 1
