@@ -42,8 +42,18 @@ PARAMETERS = {
     "entity_id": HOLDER,
     "period": "2026-12",
 }
-# Bodies where the credential is judged only after the body (it needs the stored case).
-BODIES: dict[str, dict[str, Any]] = {"/v1/cases/{case_id}/feedback": {"satisfied": True}}
+# Where the credential is judged against the stored case or order (is it this unit's order,
+# this report's token?), the body is judged first; these routes get a valid one.
+BODIES: dict[str, dict[str, Any]] = {
+    "/v1/cases/{case_id}/feedback": {"satisfied": True},
+    "/v1/orders/{order_id}/reject": {"reason_code": "not-ours"},
+    "/v1/orders/{order_id}/progress": {"note": "在处理"},
+    "/v1/orders/{order_id}/complete": {"result": "已修复"},
+    "/v1/orders/{order_id}/request-extension": {
+        "reason": "需要材料",
+        "proposed_complete_by": "2027-01-01T00:00:00Z",
+    },
+}
 
 
 @dataclass(frozen=True)
