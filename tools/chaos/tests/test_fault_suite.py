@@ -2,8 +2,9 @@
 
 Two replicas of every service, the city simulator playing every role, then the audit: nothing
 answered 202 is lost, no effect happens twice, every replica is back within 30 s, and no
-resident's phone number, ID-card number or name is in any log line, metric or parking reason. The full run
-(10,000 reports, overlapping faults) is `make chaos`; its table is in docs/reliability.md.
+resident's phone number, ID-card number or name is in any log line, metric or parking reason.
+The full run (10,000 reports, overlapping faults) is `make chaos`; its table is in
+docs/reliability.md.
 """
 
 from __future__ import annotations
