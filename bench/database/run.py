@@ -1,6 +1,7 @@
 """What intake's writes and duplicate lookups cost the database, apart from any service.
 
     uv run python bench/database/run.py [--documents 4000] [--history 20000 60000]
+        [--notices 2000 8000]
 
 Starts the MongoDB-wire stand-in (unless MONGODB_URL is set). Two measurements, each printed
 with wall time per document and the stand-in's CPU time per document:
@@ -8,7 +9,10 @@ with wall time per document and the stand-in's CPU time per document:
   commands of 1, 8 and 64 documents, once with only `_id` and once with intake's indexes;
 - looking up eight reports' duplicate candidates in one query, over a growing history: `$in` of
   category@township keys beside a date range on a (key, reported_at) index, against `$in` of
-  exact category@township@day keys (what intake does).
+  exact category@township@day keys (what intake does);
+- notify claiming a notice's expansion by id, over a growing notices collection: the filter
+  with a top-level `$or` it used until 3616436 against "not leased until now or later" (what
+  notify does now).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from gridloop_common.testing.bench import bench_infrastructure
 from gridloop_common.testing.procstats import cpu_seconds
 from gridloop_intake.candidates import DUPLICATE_KEY, duplicate_key
 from gridloop_intake.repository import INDEXES, REPORTS
+from gridloop_notify.repository import EXPANDING, NOTICES, NoticeRepository
+from gridloop_notify.repository import INDEXES as NOTIFY_INDEXES
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CATEGORIES = 91
@@ -155,6 +161,49 @@ async def lookups(collection: Collection, history: int, meter: Meter) -> list[st
     return cells
 
 
+CLAIMS = 50
+
+
+async def expansion_claims(collection: Collection, notices: int, meter: Meter) -> list[str]:
+    """Claim CLAIMS notices by id, alternately with the old `$or` filter and the one in use."""
+    await collection.insert_many(
+        [
+            {
+                "_id": f"N-{n}",
+                "status": EXPANDING if n % 50 == 0 else "done",
+                "kind": "broadcast",
+                "text": "明天上午停水 请提前储水 " * 20,
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+            for n in range(notices)
+        ]
+    )
+    repository = NoticeRepository(collection)
+    ids = [f"N-{n}" for n in range(0, notices, 50)][: CLAIMS * 2]
+    until = NOW + timedelta(minutes=1)
+
+    async def with_or(chosen: list[str] = ids[0::2]) -> None:
+        for notice_id in chosen:
+            await collection.update_one(
+                {
+                    "_id": notice_id,
+                    "status": EXPANDING,
+                    "$or": [{"expand_until": {"$exists": False}}, {"expand_until": {"$lt": NOW}}],
+                },
+                {"$set": {"expand_owner": "bench", "expand_until": until}},
+            )
+
+    async def as_now(chosen: list[str] = ids[1::2]) -> None:
+        for notice_id in chosen:
+            assert await repository.claim_expansion(notice_id, "bench", NOW, until)
+
+    cells = []
+    for work in (with_or, as_now):
+        cells.append("{:.2f} / {:.2f}".format(*await meter.per(len(ids) // 2, work)))
+    return cells
+
+
 async def measure(mongodb_url: str, db_pid: int | None, args: argparse.Namespace) -> None:
     client = create_client(mongodb_url)
     database = client["bench_database"]
@@ -180,6 +229,14 @@ async def measure(mongodb_url: str, db_pid: int | None, args: argparse.Namespace
         cells = await lookups(collection, history, meter)
         print(f"  {history:<16}" + "".join(f"{cell:>34}" for cell in cells))
     print()
+    print("notify claims one notice's expansion by id: wall / database CPU ms per claim")
+    print(f"  {'stored notices':<16}{'with $or (before)':>28}{'not leased until now':>28}")
+    for number, notices in enumerate(args.notices):
+        collection = database[f"{NOTICES}_{number}"]
+        await create(collection, [spec for spec in NOTIFY_INDEXES if spec.collection == NOTICES])
+        cells = await expansion_claims(collection, notices, meter)
+        print(f"  {notices:<16}" + "".join(f"{cell:>28}" for cell in cells))
+    print()
     print("waiting for the journal (every service's client: journal=True), single inserts")
     print(f"  {'write concern':<22}{'wall ms / db CPU ms':>24}")
     concerns = (("w:1", WriteConcern(w=1, j=False)), ("w:1, j:true", WriteConcern(w=1, j=True)))
@@ -201,6 +258,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=3000, help="reports per write variant")
     parser.add_argument("--history", type=int, nargs="+", default=[20_000, 60_000])
+    parser.add_argument("--notices", type=int, nargs="+", default=[2_000, 8_000])
     args = parser.parse_args()
     with bench_infrastructure() as infra:
         print("setup")
