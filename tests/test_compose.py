@@ -221,7 +221,8 @@ def test_service_reaches_the_broker_and_database_by_their_compose_names(name: st
     environment = _environment(_service(name))
     expected = {
         "RABBITMQ_URL": "amqp://guest:guest@rabbitmq:5672/",
-        "MONGODB_URL": "mongodb://mongo:27017/?retryWrites=false",
+        "MONGODB_URL": "mongodb://${MONGO_USERNAME:-gridloop}:${MONGO_PASSWORD:-dev-mongo-password}"
+        "@mongo:27017/?authSource=admin&retryWrites=false",
         "LOG_FORMAT": "json",
     }
     for key, value in expected.items():
@@ -292,6 +293,10 @@ def test_rabbitmq_is_version_4_with_management_ports_and_a_ping_healthcheck() ->
 def test_mongo_is_version_8_with_a_volume_and_a_ping_healthcheck() -> None:
     mongo = _service("mongo")
     assert mongo.get("image") == "mongo:8"
+    # Authentication on, with the same user the services' MONGODB_URL names.
+    environment = _environment(mongo)
+    assert environment["MONGO_INITDB_ROOT_USERNAME"] == "${MONGO_USERNAME:-gridloop}"
+    assert environment["MONGO_INITDB_ROOT_PASSWORD"] == "${MONGO_PASSWORD:-dev-mongo-password}"
     health = _healthcheck_text(mongo)
     assert "mongosh" in health and "ping" in health, health
     volumes = [str(v if isinstance(v, str) else v.get("target")) for v in mongo.get("volumes", [])]

@@ -34,6 +34,7 @@ PUBLISHED_SECRETS = frozenset(
         DEVELOPMENT_SECRET,
         "dev-operator-key",
         "dev-viewer-key",
+        "dev-mongo-password",
         "dev-open311-key",
         "dev-{code}",
         "guest",
