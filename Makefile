@@ -22,6 +22,7 @@ lint: bootstrap
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy libs/common/src services/*/src tools
+	$(UV) run python tools/audit_dependencies.py  # pip-audit over uv.lock; says so when offline
 
 test: bootstrap broker lint  ## lint, then unit and integration tests on real infrastructure
 	$(UV) run pytest
