@@ -80,6 +80,16 @@ def test_setting_a_variable_and_its_file_at_once_is_refused(
     assert "OPERATOR_API_KEY and OPERATOR_API_KEY_FILE are both set" in capsys.readouterr().err
 
 
+def test_an_empty_variable_beside_its_file_gives_way_to_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = tmp_path / "key"
+    secret.write_text("from-the-file\n", encoding="utf-8")
+    monkeypatch.setenv("OPERATOR_API_KEY", "")
+    monkeypatch.setenv("OPERATOR_API_KEY_FILE", str(secret))
+    assert load_settings(KeyedSettings).operator_api_key.get_secret_value() == "from-the-file"
+
+
 def test_an_unreadable_file_is_named_without_its_content(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -108,6 +118,8 @@ def test_production_starts_with_the_citys_own_secrets(monkeypatch: pytest.Monkey
     [
         ("PSEUDONYM_KEY", None),  # left at the field's development default
         ("RABBITMQ_URL", "amqp://guest:guest@broker:5672/"),
+        ("RABBITMQ_URL", "amqp://gridloop-intake:dev-intake@rabbitmq:5672/"),  # compose's
+        ("MONGODB_URL", "mongodb://gridloop-notify:dev-notify-db@mongo:27017/?authSource=admin"),
         ("OPERATOR_API_KEY", "dev-operator-key"),
         ("OPEN311_API_KEYS", '["city-key", "dev-open311-key"]'),
         ("PSEUDONYM_KEY", DEVELOPMENT_SECRET),

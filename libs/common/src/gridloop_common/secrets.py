@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEYS
 from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET
+from gridloop_common.services import SERVICES
 
 FILE_SUFFIX = "_FILE"
 
@@ -39,6 +40,9 @@ PUBLISHED_SECRETS = frozenset(
         "dev-{code}",
         "guest",
         *DEVELOPMENT_CHANNEL_KEYS.values(),
+        # make up's and compose's broker and database passwords of each service's own user.
+        *(f"dev-{service}" for service in SERVICES),
+        *(f"dev-{service}-db" for service in SERVICES),
     }
 )
 
@@ -59,7 +63,8 @@ class SecretFilesSource(PydanticBaseSettingsSource):
         path = self._environment.get(name + FILE_SUFFIX)
         if not path:
             return None, field_name, False
-        if name in self._environment:
+        # An empty NAME is as good as unset: a compose override can blank the base file's value.
+        if self._environment.get(name):
             raise SecretFileError(f"{name} and {name}{FILE_SUFFIX} are both set; keep one")
         try:
             text = Path(path).read_text(encoding="utf-8")

@@ -91,7 +91,9 @@ class ServiceSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, SecretFilesSource(settings_cls), dotenv_settings)
+        # The files first: NAME and NAME_FILE both set is refused, and an empty NAME beside a
+        # NAME_FILE (a compose override blanking the base file's value) yields the file's.
+        return (init_settings, SecretFilesSource(settings_cls), env_settings, dotenv_settings)
 
     @property
     def database_name(self) -> str:
