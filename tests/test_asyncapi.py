@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from gridloop_common.contracts import ALL_MESSAGES, Message
+from gridloop_common.contracts.parties import BROKER_USE
 from gridloop_common.messaging.topology import (
     EXCHANGES,
     dead_queue,
@@ -220,3 +221,16 @@ def test_every_contract_has_a_documented_publisher(document: dict[str, Any]) -> 
             )
         ]
         assert senders, f"nobody is documented to publish {message.__name__}"
+
+
+@pytest.mark.parametrize("service", list(BROKER_USE))
+def test_each_services_broker_user_may_bind_what_its_subscriptions_bind(
+    tool: ModuleType, service: str
+) -> None:
+    """Provisioning grants a service read on the exchanges of `BROKER_USE`: a subscription on
+    any other would be refused by the broker at start-up."""
+    bound = {b.exchange for s in tool.service_subscriptions(service) for b in s.all_bindings()}
+    assert bound == set(BROKER_USE[service].consumes_from), (
+        f"{service} binds to {sorted(bound)}; gridloop_common.contracts.parties.BROKER_USE says "
+        f"{sorted(BROKER_USE[service].consumes_from)}"
+    )

@@ -217,16 +217,44 @@ def test_every_environment_variable_is_a_setting_of_that_service(
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_service_reaches_the_broker_and_database_by_their_compose_names(name: str) -> None:
+def test_service_reaches_the_broker_and_database_as_its_own_users(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     environment = _environment(_service(name))
+    variable = name.upper().replace("-", "_") + "_MONGO_PASSWORD"
+    database = _defaults(monkeypatch, name).database_name
     expected = {
-        "RABBITMQ_URL": "amqp://guest:guest@rabbitmq:5672/",
-        "MONGODB_URL": "mongodb://${MONGO_USERNAME:-gridloop}:${MONGO_PASSWORD:-dev-mongo-password}"
-        "@mongo:27017/?authSource=admin&retryWrites=false",
+        "RABBITMQ_URL": f"amqp://gridloop-{name}:dev-{name}@rabbitmq:5672/",
+        "MONGODB_URL": f"mongodb://gridloop-{name}:${{{variable}:-dev-{name}-db}}"
+        f"@mongo:27017/{database}?authSource=admin&retryWrites=false",
         "LOG_FORMAT": "json",
     }
     for key, value in expected.items():
         assert environment.get(key) == value, f"{name}: {key} should be {value!r}"
+    # The mongo service gets the same password variable, and its init script makes that user.
+    mongo = _environment(_service("mongo"))
+    assert mongo.get(variable) == f"${{{variable}:-dev-{name}-db}}", f"mongo lacks {variable}"
+    users = (ROOT / "compose" / "mongo-users.js").read_text(encoding="utf-8")
+    assert f'"{name}"' in users and "readWrite" in users, f"compose/mongo-users.js: no {name}"
+    mounted = [str(v) for v in _service("mongo").get("volumes", [])]
+    assert "./compose/mongo-users.js:/docker-entrypoint-initdb.d/mongo-users.js:ro" in mounted
+
+
+def test_accounts_provisions_every_service_before_any_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    accounts = _service("accounts")
+    assert accounts.get("command") == ["gridloop-dispatch", "provision-departments"]
+    assert accounts.get("restart") == "no"
+    environment = _environment(accounts)
+    assert environment["BROKER_SERVICES"] == "all"
+    assert environment["SERVICE_PASSWORD_TEMPLATE"] == "dev-{code}"  # = each service's URL
+    known = _env_names(_settings_class("dispatch"))
+    unknown = sorted(key for key in environment if key.upper() not in known)
+    assert not unknown, f"accounts sets {unknown}, which DispatchSettings never reads"
+    for name in SERVICES:
+        condition = _service(name)["depends_on"].get("accounts", {}).get("condition")
+        assert condition == "service_completed_successfully", f"{name} does not wait for accounts"
 
 
 def test_sla_window_and_webhook_are_passed_through_with_defaults() -> None:
@@ -301,7 +329,7 @@ def test_mongo_is_version_8_with_a_volume_and_a_ping_healthcheck() -> None:
     assert "mongosh" in health and "ping" in health, health
     volumes = [str(v if isinstance(v, str) else v.get("target")) for v in mongo.get("volumes", [])]
     assert any(v.endswith("/data/db") for v in volumes), f"mongo keeps no data volume: {volumes}"
-    named = {v.split(":", 1)[0] for v in volumes if ":" in v}
+    named = {v.split(":", 1)[0] for v in volumes if ":" in v and not v.startswith(".")}
     assert named <= set(_compose().get("volumes") or {}), f"undeclared named volumes {named}"
 
 

@@ -7,7 +7,8 @@ Nothing here is written by hand that the code already knows: payload schemas com
 pydantic contracts, routing keys from each contract's own `routing_key()`, queue names, arguments
 and bindings from `gridloop_common.messaging.topology` (run against a recording stand-in for a
 channel), and what each service consumes from its `subscriptions.py`. Only who *publishes* what
-is a table here (PUBLISHERS), because publishing is spread over handlers.
+is a table (`gridloop_common.contracts.parties.PUBLISHERS`), because publishing is spread
+over handlers.
 """
 
 from __future__ import annotations
@@ -33,33 +34,10 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from gridloop_common.catalogue import DEPARTMENTS
 from gridloop_common.contracts import (
     ALL_MESSAGES,
-    AcceptOrder,
-    CaseAccepted,
-    CaseClosed,
-    CaseCompleted,
-    CaseDispatched,
-    CaseEscalated,
-    CaseExtended,
-    CaseFlagged,
-    CaseRejected,
-    CaseReopened,
-    CaseReplyRefused,
-    CaseResolvedLocally,
-    CompleteOrder,
-    DispatchWatermark,
     Message,
-    RejectOrder,
-    ReportLinked,
-    ReportProgress,
-    ReportReceived,
-    RequestExtension,
-    ScoringPeriodClosed,
-    SlaBreached,
-    SlaMet,
-    SlaSettledLate,
-    SlaWarning,
     WorkOrder,
 )
+from gridloop_common.contracts.parties import DEPARTMENT, PUBLISHERS
 from gridloop_common.envelope import CONTENT_TYPE, CloudEvent
 from gridloop_common.messaging import Subscription
 from gridloop_common.messaging.consumer import (
@@ -79,38 +57,6 @@ from gridloop_common.settings import ServiceSettings
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "asyncapi.yaml"
 SERVICES = ("intake", "dispatch", "sla-monitor", "scoring", "notify")
-DEPARTMENT = "department"  # the outside party: a city department's own system
-
-# Who publishes each contract (DESIGN.md, "Services"). A new contract must be added here.
-PUBLISHERS: dict[type[Message], str] = {
-    ReportReceived: "intake",
-    ReportLinked: "intake",
-    CaseDispatched: "dispatch",
-    DispatchWatermark: "dispatch",
-    CaseAccepted: "dispatch",
-    CaseRejected: "dispatch",
-    CaseCompleted: "dispatch",
-    CaseClosed: "dispatch",
-    CaseExtended: "dispatch",
-    CaseReopened: "dispatch",
-    CaseFlagged: "dispatch",
-    CaseReplyRefused: "dispatch",
-    CaseEscalated: "dispatch",
-    CaseResolvedLocally: "dispatch",
-    WorkOrder: "dispatch",
-    SlaWarning: "sla-monitor",
-    SlaBreached: "sla-monitor",
-    SlaMet: "sla-monitor",
-    SlaSettledLate: "sla-monitor",
-    # Published from the periods collection's outbox when a period closes.
-    ScoringPeriodClosed: "scoring",
-    AcceptOrder: DEPARTMENT,
-    RejectOrder: DEPARTMENT,
-    ReportProgress: DEPARTMENT,
-    CompleteOrder: DEPARTMENT,
-    RequestExtension: DEPARTMENT,
-}
-
 AMQP_BINDING_VERSION = "0.3.0"
 VHOST = "/"
 HEADER = (

@@ -3,7 +3,9 @@
 Uses RabbitMQ from RABBITMQ_URL (default: the local broker) and MongoDB from MONGODB_URL; when
 MONGODB_URL is unset it starts the SecantusDB stand-in with its data under `.data/mongo`.
 Before the services start, `gridloop-dispatch provision-departments` gives every department its
-broker user and API key (development passwords, overridable through DEPARTMENT_* variables).
+broker user and API key, the city center a monitor user, and every service its own broker user
+(development passwords, overridable through DEPARTMENT_*, MONITOR_* and SERVICE_* variables);
+RABBITMQ_URL is the administrator's, which only provisioning uses.
 A service that dies is restarted after a back-off (1 s, 2 s, 4 s ... 30 s, as compose's
 `restart: unless-stopped`), and the launcher says so. Ctrl-C (or SIGTERM) stops every service
 cleanly, then the stand-in.
@@ -19,6 +21,7 @@ import threading
 from pathlib import Path
 
 from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEY_ENV
+from gridloop_common.broker_urls import url_as
 from gridloop_common.testing.processes import SERVICES
 from gridloop_common.testing.secantus import StandInMongo, start_stand_in
 from gridloop_common.testing.supervisor import Program, Supervisor, python_module
@@ -46,6 +49,10 @@ DEV_DEFAULTS = {
     # password dev-city-center; its queues are monitor.city-center.*, bound under sla.* only.
     "MONITOR_NAMES": "city-center",
     "MONITOR_PASSWORD_TEMPLATE": "dev-{code}",
+    # Each service runs as its own broker user gridloop-<service>, password dev-<service>: its
+    # own queues, and only its own contracts' routing keys (docs/security.md).
+    "BROKER_SERVICES": "all",
+    "SERVICE_PASSWORD_TEMPLATE": "dev-{code}",
 }
 
 
@@ -54,8 +61,9 @@ def _say(text: str) -> None:
     sys.stdout.flush()
 
 
-def _provision_departments(env: dict[str, str]) -> None:
-    """One least-privilege broker user and API key per department, before dispatch starts."""
+def _provision_accounts(env: dict[str, str]) -> bool:
+    """One least-privilege broker user per service, department and monitor, and an API key per
+    department, before the services start. RABBITMQ_URL is the administrator's here."""
     done = subprocess.run(
         [sys.executable, "-m", "gridloop_dispatch", "provision-departments"],
         env={**env, "LOG_FORMAT": "json"},
@@ -65,14 +73,25 @@ def _provision_departments(env: dict[str, str]) -> None:
     )
     if done.returncode != 0:
         # The rest of the system runs without them; departments just cannot log in yet.
-        _say(f"[devstack] department provisioning failed: {done.stderr.strip()}")
-        return
+        _say(f"[devstack] provisioning failed: {done.stderr.strip()}")
+        return False
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     _say(
         f"[devstack] {summary}: broker user <code> / password dev-<code>, "
         "HTTP key <code>.dev-<code>; monitor monitor-city-center / dev-city-center; "
-        "operator key dev-operator-key"
+        "operator key dev-operator-key; service gridloop-<service> / dev-<service>"
     )
+    return True
+
+
+def _service_rabbitmq_url(env: dict[str, str], service: str, provisioned: bool) -> str:
+    if not provisioned:
+        # Without its own user a service would not start at all; say it runs as the admin.
+        _say(f"[devstack] {service} uses RABBITMQ_URL's user: its own could not be provisioned")
+        return env["RABBITMQ_URL"]
+    password = env["SERVICE_PASSWORD_TEMPLATE"].format(code=service)
+    user = f"{env.get('DEPARTMENT_USER_PREFIX', '')}gridloop-{service}"
+    return url_as(env["RABBITMQ_URL"], user, password)
 
 
 def main() -> int:
@@ -82,13 +101,15 @@ def main() -> int:
         stand_in = start_stand_in(data_dir=ROOT / ".data" / "mongo", port=27017)
         env["MONGODB_URL"] = stand_in.url
         _say(f"[devstack] MongoDB-wire stand-in at {stand_in.url} (data in .data/mongo)")
-    _provision_departments(env)
+    provisioned = _provision_accounts(env)
     # Like compose's `restart: unless-stopped`: a service that dies comes back after a back-off.
     supervisor = Supervisor(lambda text: _say(f"[devstack] {text}"))
     for name, (module, default_port) in SERVICES.items():
         # INTAKE_PORT, SLA_MONITOR_PORT, ... move one service off its default port.
         port = env.get(f"{name.upper().replace('-', '_')}_PORT", str(default_port))
-        supervisor.add(Program(name, python_module(module), {**env, "HTTP_PORT": port}))
+        rabbit = _service_rabbitmq_url(env, name, provisioned)
+        program_env = {**env, "HTTP_PORT": port, "RABBITMQ_URL": rabbit}
+        supervisor.add(Program(name, python_module(module), program_env))
         supervisor.start(name)
         _say(f"[devstack] {name:<11} http://127.0.0.1:{port}  (docs: /docs)")
     _say("[devstack] RabbitMQ management: http://127.0.0.1:15672 (guest/guest); Ctrl-C stops")

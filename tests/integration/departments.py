@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import aio_pika
 import httpx
@@ -21,6 +20,7 @@ import pika
 from aio_pika.abc import AbstractChannel, AbstractQueue
 from pymongo import MongoClient
 
+from gridloop_common.broker_urls import url_as
 from gridloop_common.contracts import ReportReceived
 from gridloop_common.envelope import CONTENT_TYPE
 from gridloop_common.messaging import Publisher, department_queue, envelope
@@ -64,14 +64,6 @@ class Credentials:
     password: str
     api_key: str
     amqp_url: str
-
-
-def url_as(amqp_url: str, user: str, password: str) -> str:
-    parts = urlsplit(amqp_url)
-    netloc = (
-        f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.hostname}:{parts.port or 5672}"
-    )
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass

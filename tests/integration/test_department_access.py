@@ -235,6 +235,90 @@ def _monitor_only(url: str, admin_url: str) -> None:
         admin.close()
 
 
+async def test_a_service_account_does_its_own_work_and_cannot_pass_as_another_service(
+    shared: tuple[Isolated, System], capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolated = shared[0]
+    prefix = f"{isolated.prefix}-svc-"
+    args = parser().parse_args(
+        [
+            "provision-departments",
+            "--departments",
+            "water",
+            "--user-prefix",
+            prefix,
+            "--password-template",
+            f"pw-{uuid.uuid4().hex[:8]}-{{code}}",
+            "--services",
+            "intake,notify",
+            "--service-password-template",
+            "spw-{code}-3",
+        ]
+    )
+    settings = DispatchSettings(
+        rabbitmq_url=isolated.rabbitmq_url,
+        rabbitmq_management_url=isolated.management_url,
+        mongodb_url=isolated.mongodb_url,
+        mongodb_database=isolated.database("dispatch"),
+    )
+    try:
+        assert await provision(args, settings) == 0
+        said = capsys.readouterr().out
+        assert f"service intake: broker user {prefix}gridloop-intake" in said
+        assert "provisioned 1 department(s), 0 monitor(s), 2 service(s)" in said
+        intake = url_as(isolated.rabbitmq_url, f"{prefix}gridloop-intake", "spw-intake-3")
+        notify = url_as(isolated.rabbitmq_url, f"{prefix}gridloop-notify", "spw-notify-3")
+        await asyncio.to_thread(_intake_only, intake, notify)
+    finally:
+        async with BrokerAdmin(isolated.management_url) as admin:
+            for user in ("water", "gridloop-intake", "gridloop-notify"):
+                await admin.delete_user(f"{prefix}{user}")
+
+
+def _intake_only(intake_url: str, notify_url: str) -> None:
+    """intake's user: its own queues and its own events; notify's: no event at all."""
+    connection = pika.BlockingConnection(pika.URLParameters(intake_url))
+    other = pika.BlockingConnection(pika.URLParameters(notify_url))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.exchange_declare("gridloop.events", "topic", durable=True)
+        channel.queue_declare("intake.dead", durable=True, arguments={"x-queue-type": "quorum"})
+        channel.queue_bind("intake.dead", "gridloop.events", "case.closed.#")
+        channel.basic_publish("gridloop.events", "report.received.native", b"{}")
+        channel.basic_publish("", "intake.dead", b"{}")  # how parking reaches its own queue
+        assert channel.basic_get("intake.dead", auto_ack=True)[0] is not None
+
+        refusals = {
+            "announce a breach": lambda c: c.basic_publish(
+                "gridloop.events", "sla.breached.accept.water", b"{}"
+            ),
+            "dispatch a case": lambda c: c.basic_publish(
+                "gridloop.events", "case.dispatched.water", b"{}"
+            ),
+            "send an order": lambda c: c.basic_publish("gridloop.orders", "water", b"{}"),
+            "read the orders": lambda c: c.queue_bind("intake.dead", "gridloop.orders", "water"),
+            "read a department's queue": lambda c: c.basic_get(department_queue("water")),
+            "read another inbox": lambda c: c.basic_get("dispatch.inbox"),
+            "declare another's queue": lambda c: c.queue_declare("dispatch.private"),
+            "configure the orders exchange": lambda c: c.exchange_declare(
+                "gridloop.orders", "direct", durable=True
+            ),
+        }
+        for what, action in refusals.items():
+            refused = connection.channel()
+            refused.confirm_delivery()
+            assert refused_code(lambda a=action, c=refused: a(c)) == 403, what
+
+        notify = other.channel()
+        notify.confirm_delivery()
+        published = lambda: notify.basic_publish("gridloop.events", "report.received.x", b"{}")  # noqa: E731
+        assert refused_code(published) == 403
+    finally:
+        connection.close()
+        other.close()
+
+
 async def test_a_reply_about_another_departments_order_is_parked_and_reported(
     center: Center, departments: Departments, amqp: AbstractChannel, dead: DeadLetters
 ) -> None:

@@ -12,10 +12,12 @@ from gridloop_dispatch.__main__ import parser
 from gridloop_dispatch.provisioning import (
     ProvisioningError,
     accounts_for,
+    binding_regex,
     department_grant,
     management_url_for,
     monitor_grant,
     secrets_for,
+    service_grant,
     vhost_of,
 )
 
@@ -32,11 +34,12 @@ def test_a_department_reads_its_queue_writes_replies_under_its_code_and_configur
     assert re.fullmatch(grant.write, "gridloop.replies")
     assert not re.fullmatch(grant.write, "gridloop.orders")
     assert not re.fullmatch(grant.write, "gridloopXreplies")
-    assert grant.topic_exchange == "gridloop.replies"
-    assert re.match(grant.topic_write, "city-mgmt.accept")
-    assert not re.match(grant.topic_write, "water.accept")
-    assert not re.match(grant.topic_write, "city-mgmt-evil.accept")
-    assert grant.topic_read == "^$"
+    (topic,) = grant.topics
+    assert topic.exchange == "gridloop.replies"
+    assert re.match(topic.write, "city-mgmt.accept")
+    assert not re.match(topic.write, "water.accept")
+    assert not re.match(topic.write, "city-mgmt-evil.accept")
+    assert topic.read == "^$"
 
 
 def test_a_code_that_is_not_a_plain_code_is_refused() -> None:
@@ -61,11 +64,73 @@ def test_a_monitor_owns_its_queues_and_binds_events_only_under_sla() -> None:
     assert not re.search(grant.write, "gridloop.events")
     assert not re.search(grant.configure, "gridloop.events")
     assert not re.search(grant.read, "gridloop.orders")
-    assert grant.topic_exchange == "gridloop.events"
-    assert re.search(grant.topic_read, "sla.breached.accept.water")
-    assert not re.search(grant.topic_read, "case.dispatched.water")
-    assert not re.search(grant.topic_read, "#")
-    assert grant.topic_write == "^$"
+    (topic,) = grant.topics
+    assert topic.exchange == "gridloop.events"
+    assert re.search(topic.read, "sla.breached.accept.water")
+    assert not re.search(topic.read, "case.dispatched.water")
+    assert not re.search(topic.read, "#")
+    assert topic.write == "^$"
+
+
+def test_a_service_owns_its_queues_and_publishes_only_its_own_contracts() -> None:
+    grant = service_grant("sla-monitor", "t1-")
+    assert grant.user == "t1-gridloop-sla-monitor"
+    for regex in (grant.configure, grant.write, grant.read):
+        for own in ("sla-monitor.inbox", "sla-monitor.dead", "sla-monitor.retry.5000ms"):
+            assert re.search(regex, own), (regex, own)
+        for other in ("dispatch.inbox", "dept.water.orders", "sla-monitor.inboxes", "x.inbox"):
+            assert not re.search(regex, other), (regex, other)
+    # It declares and reads only the events exchange, and writes to it only its own keys.
+    assert re.search(grant.configure, "gridloop.events")
+    assert not re.search(grant.configure, "gridloop.orders")
+    assert not re.search(grant.read, "gridloop.orders")
+    assert not re.search(grant.read, "gridloop.replies")
+    (events,) = grant.topics
+    assert events.exchange == "gridloop.events"
+    assert re.search(events.write, "sla.breached.accept.water")
+    assert re.search(events.write, "sla.warning.completion.water")
+    assert not re.search(events.write, "case.dispatched.water")
+    assert not re.search(events.write, "slaxbreached.accept")
+    assert re.search(events.read, "case.dispatched.#")
+
+
+def test_dispatch_alone_declares_the_department_queues_and_reads_the_replies() -> None:
+    dispatch = service_grant("dispatch")
+    assert re.search(dispatch.configure, "dept.water.orders")
+    assert re.search(dispatch.write, "gridloop.orders")
+    assert re.search(dispatch.read, "gridloop.replies")
+    assert not re.search(dispatch.read, "dept.water.orders")  # it sends orders, never reads them
+    assert not re.search(dispatch.write, "gridloop.replies")  # only departments reply
+    for name in ("intake", "sla-monitor", "scoring", "notify"):
+        grant = service_grant(name)
+        assert not re.search(grant.configure, "dept.water.orders"), name
+        assert not re.search(grant.write, "gridloop.orders"), name
+    notify = service_grant("notify")
+    assert not re.search(notify.write, "gridloop.events")  # it publishes no event at all
+    with pytest.raises(ProvisioningError):
+        service_grant("console")
+
+
+@pytest.mark.parametrize(
+    ("binding", "matching", "not_matching"),
+    [
+        (
+            "case.closed.#",
+            ["case.closed", "case.closed.water", "case.closed.a.b"],
+            ["case.closedx"],
+        ),
+        ("*.accept", ["water.accept"], ["accept", "a.b.accept", "water.acceptx"]),
+        ("dispatch.watermark", ["dispatch.watermark"], ["dispatch.watermark.x"]),
+    ],
+)
+def test_a_topic_binding_becomes_the_regex_of_the_keys_it_matches(
+    binding: str, matching: list[str], not_matching: list[str]
+) -> None:
+    regex = "^(?:" + binding_regex(binding) + ")$"
+    for key in matching:
+        assert re.search(regex, key), (binding, key)
+    for key in not_matching:
+        assert not re.search(regex, key), (binding, key)
 
 
 def test_secrets_come_from_a_file_or_a_template_with_the_code() -> None:

@@ -26,6 +26,7 @@ from gridloop_common.messaging.publisher import Publisher
 from gridloop_common.messaging.topology import (
     declare_exchanges,
     declare_inbox,
+    exchanges_of,
     inbox_queue,
     retry_queue,
 )
@@ -157,7 +158,7 @@ class ServiceRuntime:
     async def _set_up_on(self, connection: AbstractRobustConnection) -> None:
         settings = self.settings
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await declare_exchanges(channel)
+        await declare_exchanges(channel, exchanges_of(settings.service_name))
         for step in self.extra_topology:
             await step(channel)
         self.publisher = Publisher(channel, app_id=settings.service_name)

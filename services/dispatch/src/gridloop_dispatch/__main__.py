@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from gridloop_common.catalogue import DEPARTMENTS
 from gridloop_common.clock import SystemClock
+from gridloop_common.contracts.parties import BROKER_USE
 from gridloop_common.mongo import create_client
 from gridloop_common.serve import run_service
 from gridloop_common.settings import load_settings
@@ -39,9 +40,11 @@ def parser() -> argparse.ArgumentParser:
             "<code>.*, configure nothing. Optionally stores each department's HTTP API key "
             "(hashed) in dispatch's database. With --monitors, one user per monitor too "
             "(monitor-<name>: declare, bind and consume only monitor.<name>.* queues, bound "
-            "to gridloop.events only under sla.*). Settings (RABBITMQ_URL, MONGODB_URL, "
-            "RABBITMQ_MANAGEMENT_URL, DEPARTMENT_*, MONITOR_*) come from the environment; "
-            "options override."
+            "to gridloop.events only under sla.*). With --services, one user per gridloop service "
+            "(gridloop-<service>: its own inbox, retry and parking queues, publishing only the "
+            "routing keys of its own contracts). Settings (RABBITMQ_URL, MONGODB_URL, "
+            "RABBITMQ_MANAGEMENT_URL, DEPARTMENT_*, MONITOR_*, BROKER_SERVICES, SERVICE_*) come "
+            "from the environment; options override."
         ),
     )
     provision.add_argument("--departments", help="comma-separated codes (default: all)")
@@ -56,6 +59,11 @@ def parser() -> argparse.ArgumentParser:
     provision.add_argument("--monitors", help="comma-separated monitor names (default: none)")
     provision.add_argument("--monitor-password-template", help="e.g. dev-{code}, {code} = name")
     provision.add_argument("--monitor-passwords-file", help='JSON {"<name>": "<password>"}')
+    provision.add_argument(
+        "--services", help="comma-separated services given their own user, or `all` (default: none)"
+    )
+    provision.add_argument("--service-password-template", help="e.g. dev-{code}, {code} = service")
+    provision.add_argument("--service-passwords-file", help='JSON {"<service>": "<password>"}')
     return top
 
 
@@ -85,6 +93,10 @@ async def provision(args: argparse.Namespace, settings: DispatchSettings) -> int
         monitor_password_template=args.monitor_password_template
         or settings.monitor_password_template.get_secret_value(),
         monitor_passwords_file=args.monitor_passwords_file or settings.monitor_passwords_file,
+        services=_services(args.services or ",".join(settings.broker_services)),
+        service_password_template=args.service_password_template
+        or settings.service_password_template.get_secret_value(),
+        service_passwords_file=args.service_passwords_file or settings.service_passwords_file,
     )
     management = settings.rabbitmq_management_url.get_secret_value() or management_url_for(
         settings.rabbitmq_url
@@ -109,10 +121,18 @@ async def provision(args: argparse.Namespace, settings: DispatchSettings) -> int
         sys.stdout.write(f"{item.code}: broker user {item.user}, queue {item.queue}; {key}\n")
     for monitor in done.monitors:
         sys.stdout.write(f"monitor {monitor.name}: broker user {monitor.user}, {monitor.queues}\n")
+    for service in done.services:
+        sys.stdout.write(f"service {service.name}: broker user {service.user}\n")
     sys.stdout.write(
-        f"provisioned {len(done.departments)} department(s), {len(done.monitors)} monitor(s)\n"
+        f"provisioned {len(done.departments)} department(s), {len(done.monitors)} monitor(s), "
+        f"{len(done.services)} service(s)\n"
     )
     return 0
+
+
+def _services(listed: str) -> tuple[str, ...]:
+    names = _names(listed)
+    return tuple(BROKER_USE) if names == ("all",) else names
 
 
 def _names(listed: str) -> tuple[str, ...]:

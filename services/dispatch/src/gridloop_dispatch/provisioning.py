@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +15,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import httpx
 
 from gridloop_common.catalogue import DEPARTMENTS_BY_CODE
-from gridloop_common.contracts import EVENTS_EXCHANGE, REPLIES_EXCHANGE
+from gridloop_common.contracts import EVENTS_EXCHANGE, ORDERS_EXCHANGE, REPLIES_EXCHANGE
+from gridloop_common.contracts.parties import BROKER_USE
 from gridloop_common.messaging import department_queue
 from gridloop_dispatch.auth import department_key, hash_key, new_secret
 from gridloop_dispatch.repository import DepartmentKeyRepository
@@ -28,16 +29,23 @@ class ProvisioningError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class TopicGrant:
+    """Which routing keys a user may publish (write) and bind (read) on one topic exchange."""
+
+    exchange: str
+    write: str
+    read: str
+
+
+@dataclass(frozen=True)
 class BrokerGrant:
-    """What one department's broker user may do, as RabbitMQ permission regexes."""
+    """What one broker user may do, as RabbitMQ permission regexes."""
 
     user: str
     configure: str
     write: str
     read: str
-    topic_exchange: str
-    topic_write: str
-    topic_read: str
+    topics: tuple[TopicGrant, ...]
 
 
 def department_grant(code: str, user_prefix: str = "") -> BrokerGrant:
@@ -50,9 +58,7 @@ def department_grant(code: str, user_prefix: str = "") -> BrokerGrant:
         configure="^$",
         write="^" + re.escape(REPLIES_EXCHANGE) + "$",
         read="^" + re.escape(department_queue(code)) + "$",
-        topic_exchange=REPLIES_EXCHANGE,
-        topic_write="^" + re.escape(code) + r"\.",
-        topic_read="^$",
+        topics=(TopicGrant(REPLIES_EXCHANGE, write="^" + re.escape(code) + r"\.", read="^$"),),
     )
 
 
@@ -77,10 +83,68 @@ def monitor_grant(name: str, user_prefix: str = "") -> BrokerGrant:
         configure=own,
         write=own,
         read=f"(?:{own})|^{re.escape(EVENTS_EXCHANGE)}$",
-        topic_exchange=EVENTS_EXCHANGE,
-        topic_write="^$",
-        topic_read=r"^sla\.",
+        topics=(TopicGrant(EVENTS_EXCHANGE, write="^$", read=r"^sla\."),),
     )
+
+
+SERVICE_USER_PREFIX = "gridloop-"
+# The default exchange: retries and parking go through it to the service's own queues.
+DEFAULT_EXCHANGE = "amq.default"
+
+
+def service_grant(service: str, user_prefix: str = "") -> BrokerGrant:
+    """A service declares, binds and consumes its own inbox, retry tiers and parking queue,
+    declares the exchanges it uses, and publishes only the routing keys of the contracts it
+    publishes (`gridloop_common.contracts.parties`): intake cannot announce a breach, sla-monitor
+    cannot dispatch a case, and none but dispatch can read or bind to the orders exchange.
+
+    Not closed here: write on the default exchange (which retries and parking need) reaches any
+    queue by name, so a service's credentials must be kept as a service's (docs/security.md)."""
+    use = BROKER_USE.get(service)
+    if use is None:
+        raise ProvisioningError(f"not a gridloop service: {service!r} (one of {list(BROKER_USE)})")
+    own = re.escape(f"{service}.") + r"(?:inbox|dead|retry\.\d+ms)"
+    queues = [own, *([r"dept\.[a-z0-9-]+\.orders"] if use.department_queues else [])]
+    published = use.publishes(service)
+    publish_to = sorted({m.EXCHANGE for m in published})
+    bind_from = sorted({*use.consumes_from, *([ORDERS_EXCHANGE] if use.department_queues else [])})
+    topics = tuple(
+        TopicGrant(
+            topic,
+            write=_any_of(binding_regex(m.BINDING) for m in published if topic == m.EXCHANGE),
+            # Services hear every event of the exchanges they consume from: no residents' words
+            # reach them that they are not there to handle.
+            read="^.*$" if topic in bind_from else "^$",
+        )
+        for topic in (EVENTS_EXCHANGE, REPLIES_EXCHANGE)
+        if topic in use.exchanges(service)
+    )
+    return BrokerGrant(
+        user=f"{user_prefix}{SERVICE_USER_PREFIX}{service}",
+        configure=_any_of([*queues, *map(re.escape, use.exchanges(service))]),
+        write=_any_of([*queues, *map(re.escape, [*publish_to, DEFAULT_EXCHANGE])]),
+        read=_any_of([own, *map(re.escape, bind_from)]),
+        topics=topics,
+    )
+
+
+def binding_regex(binding: str) -> str:
+    """The routing keys an AMQP topic pattern matches (`*` one word, `#` any number)."""
+    words = binding.split(".")
+    pattern = ""
+    for index, word in enumerate(words):
+        dot = r"\." if index else ""
+        if word == "#":
+            pattern += f"(?:{dot}.*)?" if index else ".*"
+        else:
+            pattern += dot + ("[^.]+" if word == "*" else re.escape(word))
+    return pattern
+
+
+def _any_of(patterns: Iterable[str]) -> str:
+    """One anchored regex matching any of the (already escaped) patterns; none matches nothing."""
+    listed = sorted(set(patterns))
+    return "^(?:" + "|".join(listed) + ")$" if listed else "^$"
 
 
 @dataclass(frozen=True)
@@ -174,15 +238,12 @@ class BrokerAdmin:
             f"/api/permissions/{where}",
             {"configure": grant.configure, "write": grant.write, "read": grant.read},
         )
-        await self._call(
-            "PUT",
-            f"/api/topic-permissions/{where}",
-            {
-                "exchange": grant.topic_exchange,
-                "write": grant.topic_write,
-                "read": grant.topic_read,
-            },
-        )
+        for topic in grant.topics:
+            await self._call(
+                "PUT",
+                f"/api/topic-permissions/{where}",
+                {"exchange": topic.exchange, "write": topic.write, "read": topic.read},
+            )
 
     async def delete_user(self, user: str) -> None:
         response = await self._client.delete(f"/api/users/{quote(user, safe='')}")
@@ -256,6 +317,29 @@ async def provision_monitors(
     return done
 
 
+@dataclass(frozen=True)
+class ProvisionedService:
+    name: str
+    user: str
+
+
+async def provision_services(
+    admin: BrokerAdmin,
+    vhost: str,
+    passwords: Mapping[str, str],
+    *,
+    user_prefix: str = "",
+) -> list[ProvisionedService]:
+    """Create or update each service's broker user and permissions (idempotent)."""
+    done = []
+    for name, password in passwords.items():
+        grant = service_grant(name, user_prefix)
+        await admin.put_user(grant.user, password)
+        await admin.grant(vhost, grant)
+        done.append(ProvisionedService(name, grant.user))
+    return done
+
+
 def accounts_for(
     codes: Sequence[str], passwords: Mapping[str, str], api_secrets: Mapping[str, str] | None
 ) -> list[DepartmentAccount]:
@@ -283,12 +367,17 @@ class ProvisioningRequest:
     monitors: Sequence[str] = ()
     monitor_password_template: str = ""
     monitor_passwords_file: str = ""
+    # The system's own services (their names) and their passwords (`{code}` = the name).
+    services: Sequence[str] = ()
+    service_password_template: str = ""
+    service_passwords_file: str = ""
 
 
 @dataclass(frozen=True)
 class ProvisioningDone:
     departments: list[Provisioned]
     monitors: list[ProvisionedMonitor]
+    services: list[ProvisionedService]
 
 
 async def run_provisioning(
@@ -314,19 +403,21 @@ async def run_provisioning(
     if request.issue_api_keys_to:
         issued = {a.code: a.api_key for a in accounts if a.api_key}
         _write_private(Path(request.issue_api_keys_to), json.dumps(issued, indent=2) + "\n")
-    monitor_passwords: dict[str, str] = {}
-    if request.monitors:
-        found = secrets_for(
-            list(request.monitors),
-            template=request.monitor_password_template,
-            file=request.monitor_passwords_file,
-            what="monitor password",
-        )
-        if found is None:
-            raise ProvisioningError(
-                "no monitor passwords: give a template (e.g. dev-{code}) or a JSON file"
-            )
-        monitor_passwords = found
+    monitor_passwords = _passwords_of(
+        request.monitors,
+        request.monitor_password_template,
+        request.monitor_passwords_file,
+        "monitor",
+    )
+    unknown = [name for name in request.services if name not in BROKER_USE]
+    if unknown:
+        raise ProvisioningError(f"not gridloop services: {unknown} (they are {list(BROKER_USE)})")
+    service_passwords = _passwords_of(
+        request.services,
+        request.service_password_template,
+        request.service_passwords_file,
+        "service",
+    )
     async with BrokerAdmin(management_url) as admin:
         departments = await provision_departments(
             admin,
@@ -339,7 +430,21 @@ async def run_provisioning(
         monitors = await provision_monitors(
             admin, vhost_of(rabbitmq_url), monitor_passwords, user_prefix=request.user_prefix
         )
-    return ProvisioningDone(departments, monitors)
+        services = await provision_services(
+            admin, vhost_of(rabbitmq_url), service_passwords, user_prefix=request.user_prefix
+        )
+    return ProvisioningDone(departments, monitors, services)
+
+
+def _passwords_of(names: Sequence[str], template: str, file: str, kind: str) -> dict[str, str]:
+    if not names:
+        return {}
+    found = secrets_for(list(names), template=template, file=file, what=f"{kind} password")
+    if found is None:
+        raise ProvisioningError(
+            f"no {kind} passwords: give a template (e.g. dev-{{code}}) or a JSON file"
+        )
+    return found
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -55,8 +55,13 @@ class DispatchSettings(StaffKeySettings):
     monitor_names: Annotated[tuple[str, ...], NoDecode] = ()
     monitor_password_template: SecretStr = SecretStr("")
     monitor_passwords_file: str = ""
+    # The system's services given their own broker user by provisioning (comma-separated, or
+    # `all`; user <prefix>gridloop-<service>), passwords as above ({code} is the service).
+    broker_services: Annotated[tuple[str, ...], NoDecode] = ()
+    service_password_template: SecretStr = SecretStr("")
+    service_passwords_file: str = ""
 
-    @field_validator("local_first_categories", "monitor_names", mode="before")
+    @field_validator("local_first_categories", "monitor_names", "broker_services", mode="before")
     @classmethod
     def _split_codes(cls, value: object) -> object:
         if isinstance(value, str):

@@ -29,6 +29,7 @@ import httpx
 from pymongo import MongoClient
 
 from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEY_ENV
+from gridloop_common.broker_urls import url_as
 from gridloop_common.messaging.parked import ParkedMessage, peek
 from gridloop_common.testing.infrastructure import (
     LOCAL_RABBITMQ,
@@ -40,7 +41,6 @@ from gridloop_common.testing.processes import SERVICES
 from gridloop_common.testing.secantus import StandInMongo, free_port, start_stand_in
 from gridloop_common.testing.supervisor import Program, Supervisor, python_module
 from gridloop_common.testing.tcp_proxy import TcpProxy
-from gridloop_simulator.departments import url_as
 
 Say = Callable[[str], None]
 OPERATOR_KEY = "chaos-operator-key"
@@ -285,8 +285,13 @@ class CitySystem:
 
     # --- parts ---------------------------------------------------------------------------
 
+    def service_rabbitmq_url(self, service: str) -> str:
+        """The service's own least-privilege broker user (provisioned with the departments)."""
+        user = f"{self.department_user_prefix}gridloop-{service}"
+        return url_as(self.rabbitmq_url, user, PASSWORD_TEMPLATE.format(code=service))
+
     def _env(self, service: str, name: str) -> dict[str, str]:
-        rabbit, mongo = self.rabbitmq_url, self.mongodb_url
+        rabbit, mongo = self.service_rabbitmq_url(service), self.mongodb_url
         if (name, "broker") in self.options.proxied:
             rabbit = _through(rabbit, self.proxies, (name, "broker"))
         if (name, "database") in self.options.proxied:
@@ -324,6 +329,11 @@ class CitySystem:
                 "--monitors",
                 MONITOR_NAME,
                 "--monitor-password-template",
+                PASSWORD_TEMPLATE,
+                # Every service runs as its own broker user, as compose and make up run them.
+                "--services",
+                "all",
+                "--service-password-template",
                 PASSWORD_TEMPLATE,
             ],
             env={

@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
@@ -50,15 +49,6 @@ REPLIES: dict[str, type[OrderReply]] = {
 ILLEGAL_RETRIES = 12
 GIVE_UP_AFTER_SECONDS = 300.0
 _JSON = TypeAdapter(dict[str, Any])
-
-
-def url_as(amqp_url: str, user: str, password: str) -> str:
-    """The broker URL with another user's credentials (same host, port and virtual host)."""
-    parts = urlsplit(amqp_url)
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.hostname}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Department:

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from gridloop_common.broker_urls import url_as
 from gridloop_common.registry import Registry, load_registry
 from gridloop_simulator.center import Center, spread
 from gridloop_simulator.city import CityPlanner
 from gridloop_simulator.config import SimulationConfig, Targets
-from gridloop_simulator.departments import Department, start_departments, url_as
+from gridloop_simulator.departments import Department, start_departments
 from gridloop_simulator.http import ServiceClient
 from gridloop_simulator.monitor import Monitor
 from gridloop_simulator.record import Record

@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractChannel, AbstractQueue
 from pamqp.common import Arguments, FieldValue
 
 from gridloop_common.contracts.base import EVENTS_EXCHANGE, ORDERS_EXCHANGE, REPLIES_EXCHANGE
+from gridloop_common.contracts.parties import BROKER_USE
 
 EXCHANGES: tuple[tuple[str, aio_pika.ExchangeType], ...] = (
     (EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC),
@@ -73,9 +74,18 @@ def broker_delivery_limit(delivery_limit: int) -> int:
     return delivery_limit * BROKER_BACKSTOP_FACTOR
 
 
-async def declare_exchanges(channel: AbstractChannel) -> None:
+def exchanges_of(service: str) -> tuple[str, ...]:
+    """The exchanges a service declares: those it uses (its broker user may configure no other);
+    every one for a name outside the system's five (tests, tools)."""
+    use = BROKER_USE.get(service)
+    return use.exchanges(service) if use is not None else tuple(name for name, _ in EXCHANGES)
+
+
+async def declare_exchanges(channel: AbstractChannel, names: Iterable[str] | None = None) -> None:
+    wanted = None if names is None else set(names)
     for name, kind in EXCHANGES:
-        await channel.declare_exchange(name, kind, durable=True)
+        if wanted is None or name in wanted:
+            await channel.declare_exchange(name, kind, durable=True)
 
 
 async def declare_inbox(
