@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from starlette.exceptions import HTTPException
 
 log = structlog.stdlib.get_logger("gridloop.http")
 
@@ -43,6 +44,29 @@ async def _invalid_request(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse(
         error_body("invalid_request", "the request is not valid; see errors", errors),
         status_code=422,
+    )
+
+
+# The framework's own refusals (a body it cannot parse, an unknown path or method), in the
+# shared shape: a client branches on `code` whoever refused it.
+_FRAMEWORK_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    415: "unsupported_media_type",
+}
+
+
+async def _framework_refusal(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    code = _FRAMEWORK_CODES.get(error.status_code, f"http_{error.status_code}")
+    detail = str(error.detail)
+    if error.status_code == 400 and "parsing the body" in detail:
+        # FastAPI's words for a body that is not JSON at all (bytes that are not UTF-8, say).
+        code, detail = "unreadable_body", "the body could not be read as JSON"
+    return JSONResponse(
+        error_body(code, detail), status_code=error.status_code, headers=error.headers
     )
 
 
@@ -91,6 +115,7 @@ async def _api_problem(_: Request, error: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiProblem, _api_problem)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _framework_refusal)
     # ServerSelectionTimeoutError and AutoReconnect are ConnectionFailures: the database is gone.
     app.add_exception_handler(ConnectionFailure, _database_unavailable)
     app.add_exception_handler(ServerSelectionTimeoutError, _database_unavailable)

@@ -36,6 +36,7 @@ def intake_settings(isolated: Isolated, **overrides: object) -> IntakeSettings:
 
 
 API_KEY = "test-key"
+OPERATOR_KEY = "test-intake-operator-key"
 
 
 @dataclass
@@ -79,6 +80,7 @@ def intake_server(isolated: Isolated, tmp_path: Path) -> Iterator[ServiceProcess
             "GRIDLOOP_OPEN311_API_KEYS": f"other-key,{API_KEY}",
             "INTAKE_RATE_LIMIT_EXEMPT_KEYS": API_KEY,
             **DEVELOPMENT_CHANNEL_KEY_ENV,
+            "OPERATOR_API_KEY": OPERATOR_KEY,
         },
         log_path=tmp_path / "intake.log",
         port=free_port(),
