@@ -24,6 +24,7 @@ from gridloop_notify.audience import Audience
 from gridloop_notify.delivery import RECORD_ONLY
 from gridloop_notify.notices import (
     CLOSED_REASON,
+    ERASED_REASON,
     OPEN311_REASON,
     REPORTER_WEBHOOK_SIGNER,
     Endpoints,
@@ -106,6 +107,12 @@ def test_news_for_a_closed_case_is_recorded_not_sent_on_another_channel() -> Non
     # substitute for the reporter's own channel.
     late = ReplyRecord("R-1", "P-R-1", None, closed=True)
     assert routed([late]) == {RECORD_ONLY: [("P-R-1", CLOSED_REASON)]}
+
+
+def test_news_for_an_erased_reporter_is_recorded_and_sent_nowhere() -> None:
+    # Not to the reporter webhook either: the resident asked to be forgotten.
+    erased = ReplyRecord("R-1", "P-R-1", None, erased=True)
+    assert routed([erased]) == {RECORD_ONLY: [("P-R-1", ERASED_REASON)]}
 
 
 def test_the_reporter_webhook_is_signed_with_its_own_setting() -> None:

@@ -9,6 +9,7 @@ from gridloop_common.http import service_app
 from gridloop_intake import errors
 from gridloop_intake.api import router
 from gridloop_intake.bootstrap import build_deps
+from gridloop_intake.erasure_api import router as erasure_router
 from gridloop_intake.open311_api import router as open311_router
 from gridloop_intake.settings import IntakeSettings
 
@@ -20,7 +21,7 @@ def create_app(settings: IntakeSettings, clock: Clock | None = None) -> FastAPI:
         title="gridloop intake",
         description="Takes reports from every channel and publishes `report.received`.",
         deps=deps,
-        routers=[router, open311_router],
+        routers=[router, open311_router, erasure_router],
         max_body_bytes=settings.intake_max_body_bytes,
     )
     errors.install(app)

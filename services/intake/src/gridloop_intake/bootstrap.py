@@ -10,6 +10,7 @@ from gridloop_common.registry import Registry, load_registry
 from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_intake import repository
+from gridloop_intake.erasure import ContactEraser
 from gridloop_intake.handlers import CaseStatusHandlers
 from gridloop_intake.rate_limits import RateLimits
 from gridloop_intake.reporting import ReportDesk
@@ -25,6 +26,7 @@ class IntakeDeps:
     registry: Registry
     reports: repository.ReportRepository
     desk: ReportDesk
+    eraser: ContactEraser
     reporter_tokens: ReporterTokens
     rate_limits: RateLimits
 
@@ -46,25 +48,24 @@ def build_deps(settings: IntakeSettings, clock: Clock | None = None) -> IntakeDe
         settings,
         clock,
         indexes=repository.INDEXES,
-        outbox_collections=[repository.REPORTS],
+        outbox_collections=[repository.REPORTS, repository.ERASURES],
     )
     reports = repository.ReportRepository(
-        runtime.collection(repository.REPORTS), runtime.collection(repository.CONTACTS)
+        runtime.collection(repository.REPORTS),
+        runtime.collection(repository.CONTACTS),
+        runtime.collection(repository.ERASURES),
     )
     runtime.subscriptions = subscriptions(CaseStatusHandlers(reports))
     runtime.background = [StoredReportUpgrades(runtime.database, runtime.clock).run]
-    desk = ReportDesk(
-        reports=reports,
-        relay_now=runtime.relay_now,
-        clock=runtime.clock,
-        pseudonym_key=settings.intake_pseudonym_key.get_secret_value().encode(),
-    )
+    pseudonym_key = settings.intake_pseudonym_key.get_secret_value().encode()
+    desk = ReportDesk(reports, runtime.relay_now, runtime.clock, pseudonym_key)
     return IntakeDeps(
         settings=settings,
         runtime=runtime,
         registry=load_registry(),
         reports=reports,
         desk=desk,
+        eraser=ContactEraser(reports, runtime.relay_now, runtime.clock, pseudonym_key),
         reporter_tokens=ReporterTokens(settings.reporter_token_secret),
         rate_limits=RateLimits(
             settings.intake_rate_limit_per_address,

@@ -18,6 +18,8 @@ from gridloop_intake.submission import FINISHED, Contact
 REPORTS = "reports"
 CHANNELS: tuple[str, ...] = get_args(Channel)
 CONTACTS = "contacts"
+# Each erasure of a reporter's contact data, with its ReporterErased event in the outbox.
+ERASURES = "erasures"
 # A report's status follows its case; a later status never gives way to an earlier one.
 STATUS_RANK = {
     "received": 0,
@@ -80,9 +82,10 @@ HIDDEN = {
 
 
 class ReportRepository:
-    def __init__(self, reports: Collection, contacts: Collection) -> None:
+    def __init__(self, reports: Collection, contacts: Collection, erasures: Collection) -> None:
         self.reports = reports
         self.contacts = contacts
+        self.erasures = erasures
         self._inserts = BatchedInserts(reports)
         self._candidates = DuplicateCandidates(reports)
 
@@ -97,6 +100,18 @@ class ReportRepository:
             {"$set": {**fields, "updated_at": now}, "$setOnInsert": {"created_at": now}},
             upsert=True,
         )
+
+    async def record_erasure(
+        self, erasure_id: str, reporter_id: str, events: list[Outgoing], now: datetime
+    ) -> None:
+        await self.erasures.insert_one(
+            {"_id": erasure_id, "reporter_id": reporter_id, "at": now, **outbox_fields(events, now)}
+        )
+
+    async def erase_contact(self, reporter_id: str) -> bool:
+        """Delete the reporter's contact; False if there was none."""
+        result = await self.contacts.delete_one({"_id": reporter_id})
+        return result.deleted_count == 1
 
     async def get(
         self, report_id: str, projection: dict[str, Any] | None = None

@@ -9,13 +9,14 @@ from pydantic_settings import NoDecode
 
 from gridloop_common.api_keys import KeyedChannel
 from gridloop_common.reporter_tokens import DEVELOPMENT_SECRET
-from gridloop_common.settings import ServiceSettings
+from gridloop_common.settings import StaffKeySettings
 from gridloop_intake.rate_limits import valid_limits
 
 DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key"
 
 
-class IntakeSettings(ServiceSettings):
+class IntakeSettings(StaffKeySettings):
+    # OPERATOR_API_KEY: the center's key for erasing a reporter's contact data.
     service_name: str = "intake"
     http_port: int = Field(default=8001, ge=1, le=65535)
     # Larger bodies are refused with 413 before they are read.

@@ -17,7 +17,7 @@ async def test_a_supporting_report_follows_its_originals_case_also_on_a_redelive
     isolated: Isolated, mongo_client: Client
 ) -> None:
     database = mongo_client[isolated.database("intake")]
-    repository = ReportRepository(database["reports"], database["contacts"])
+    repository = ReportRepository(database["reports"], database["contacts"], database["erasures"])
     original, supporting = (f"R-{uuid.uuid4().hex[:16]}" for _ in range(2))
     await database["reports"].insert_one({"_id": original, "status": "received", "status_rank": 0})
     state = await repository.add_supporter(original, supporting)

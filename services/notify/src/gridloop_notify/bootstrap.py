@@ -31,6 +31,7 @@ from gridloop_notify.channels import (
 )
 from gridloop_notify.delivery import RetryPolicy
 from gridloop_notify.desk import NoticeDesk
+from gridloop_notify.erasure import ReplyAddressEraser
 from gridloop_notify.expansion import Expander
 from gridloop_notify.handlers import NotifyHandlers
 from gridloop_notify.notices import REPORTER_WEBHOOK_SIGNER, Endpoints
@@ -236,6 +237,7 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
         reporter_tokens=ReporterTokens(settings.reporter_token_secret),
         configured_channels=settings.configured_channels(),
         clock=clock,
+        eraser=ReplyAddressEraser(reporters, notices, batches),
     )
     runtime.subscriptions = subscriptions(handlers)
     runtime.background = [*(worker.run for worker in workers), housekeeping]

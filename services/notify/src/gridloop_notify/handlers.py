@@ -13,6 +13,7 @@ from gridloop_common.contracts import (
     CaseCompleted,
     CaseEvent,
     CaseFlagged,
+    ReporterErased,
     ReportLinked,
     ReportReceived,
     ScoringPeriodClosed,
@@ -33,6 +34,7 @@ from gridloop_notify.alerts import (
 )
 from gridloop_notify.delivery import Segment
 from gridloop_notify.desk import NoticeDesk, subscriber
+from gridloop_notify.erasure import ReplyAddressEraser
 from gridloop_notify.notices import Endpoints, ReplyRecord
 from gridloop_notify.repository import ReporterRepository, SubscriptionRepository
 
@@ -54,6 +56,7 @@ class NotifyHandlers:
     reporter_tokens: ReporterTokens
     configured_channels: frozenset[str]
     clock: Clock
+    eraser: ReplyAddressEraser
 
     # --- reporters' reply addresses ---
 
@@ -61,6 +64,9 @@ class NotifyHandlers:
         await self.reporters.remember(
             event.report_id, event.reporter_id, event.reply_to, None, self.clock.now()
         )
+
+    async def on_reporter_erased(self, event: ReporterErased, delivery: Delivery) -> None:
+        await self.eraser.erase(event.reporter_id)
 
     async def on_report_linked(self, event: ReportLinked, delivery: Delivery) -> None:
         # A duplicate's reporter hears what becomes of the report it was linked to.

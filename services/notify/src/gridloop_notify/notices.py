@@ -76,6 +76,8 @@ class ReplyRecord:
     # The case closed and its addresses are forgotten: news arriving after that (an acceptance
     # delayed past the closure by a redelivery) is recorded, not sent on another channel.
     closed: bool = False
+    # The resident had their contact data erased: their news is recorded, sent nowhere.
+    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def notice_id(kind: NoticeKind, *key: str) -> str:
 
 
 CLOSED_REASON = "the case had closed before this news came; its reply addresses are forgotten"
+ERASED_REASON = "the reporter's contact data was erased on their request"
 
 
 def reporter_segments(records: Iterable[ReplyRecord], endpoints: Endpoints) -> tuple[Segment, ...]:
@@ -132,6 +135,8 @@ def _reply_route(record: ReplyRecord, endpoints: Endpoints) -> tuple[str, Recipi
     reply = record.reply_to
     reporter = record.reporter_id or record.report_id
     channel = reply.channel if reply is not None else "none"
+    if record.erased:
+        return RECORD_ONLY, Recipient(reporter, "", skip_reason=ERASED_REASON)
     if record.closed:
         return RECORD_ONLY, Recipient(reporter, "", skip_reason=CLOSED_REASON)
     if channel == "open311":

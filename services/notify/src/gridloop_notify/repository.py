@@ -294,6 +294,14 @@ class NoticeRepository:
     async def touch(self, notice_id: str, now: datetime) -> None:
         await self.notices.update_one({"_id": notice_id}, {"$set": {"updated_at": now}})
 
+    async def expanding_to(self, recipient_id: str) -> bool:
+        """Whether a notice not yet expanded still lists this recipient (expansion drops the
+        listed recipients once their batches are stored)."""
+        found = await self.notices.find_one(
+            {"segments.recipients.recipient_id": recipient_id}, {"_id": 1}
+        )
+        return found is not None
+
     async def for_case(self, case_id: str, limit: int = 200) -> list[Document]:
         cursor = (
             self.notices.find({"case_id": case_id}, {"segments": 0, "data": 0})
@@ -427,6 +435,13 @@ class BatchRepository:
         found = await self.batches.find_one({"notice_id": notice_id, "open": True}, {"_id": 1})
         return found is not None
 
+    async def open_to(self, recipient_id: str) -> bool:
+        """Whether a batch still being delivered lists this recipient (a scan: see erasure)."""
+        found = await self.batches.find_one(
+            {"open": True, "entries.recipient_id": recipient_id}, {"_id": 1}
+        )
+        return found is not None
+
     async def tally(self, notice_id: str, batches_total: int) -> AsyncIterator[Document]:
         """Every batch's channel and counts, fifty batches (primary-key lookups) at a time."""
         for start in range(0, batches_total, 50):
@@ -485,6 +500,15 @@ class ReporterRepository:
                 {"$set": {"closed": True}, "$unset": {"reply_channel": "", "reply_address": ""}},
             )
 
+    async def erase(self, reporter_id: str) -> int:
+        """Drop the reply addresses of every report of the reporter, and remember they were
+        erased: their later news is recorded, not sent. How many reports were theirs."""
+        result = await self.reporters.update_many(
+            {"reporter_id": reporter_id},
+            {"$set": {"erased": True}, "$unset": {"reply_channel": "", "reply_address": ""}},
+        )
+        return int(result.matched_count)
+
 
 def _record(document: Mapping[str, Any]) -> ReplyRecord:
     channel = document.get("reply_channel")
@@ -492,7 +516,11 @@ def _record(document: Mapping[str, Any]) -> ReplyRecord:
         ReplyAddress(channel=channel, address=document.get("reply_address")) if channel else None
     )
     return ReplyRecord(
-        document["_id"], document.get("reporter_id"), reply, bool(document.get("closed"))
+        document["_id"],
+        document.get("reporter_id"),
+        reply,
+        closed=bool(document.get("closed")),
+        erased=bool(document.get("erased")),
     )
 
 

@@ -7,6 +7,7 @@ from gridloop_common.contracts import (
     CaseClosed,
     CaseCompleted,
     CaseFlagged,
+    ReporterErased,
     ReportLinked,
     ReportReceived,
     ScoringPeriodClosed,
@@ -21,6 +22,7 @@ def subscriptions(handlers: NotifyHandlers) -> list[Subscription]:
     return [
         Subscription(ReportReceived, handlers.on_report_received),
         Subscription(ReportLinked, handlers.on_report_linked),
+        Subscription(ReporterErased, handlers.on_reporter_erased),
         Subscription(CaseAccepted, handlers.on_case_accepted),
         Subscription(CaseCompleted, handlers.on_case_completed),
         Subscription(CaseClosed, handlers.on_case_closed),

@@ -40,6 +40,7 @@ from gridloop_common.contracts.reports import (
     UNLOCATED,
     GeoPoint,
     ReplyAddress,
+    ReporterErased,
     ReportLinked,
     ReportReceived,
 )
@@ -79,6 +80,7 @@ ALL_MESSAGES: tuple[type[Message], ...] = (
     RequestExtension,
     ScoringPeriodClosed,
     DispatchWatermark,
+    ReporterErased,
 )
 BY_TYPE: dict[str, type[Message]] = {message.TYPE: message for message in ALL_MESSAGES}
 
@@ -118,6 +120,7 @@ __all__ = [
     "ReportLinked",
     "ReportProgress",
     "ReportReceived",
+    "ReporterErased",
     "RequestExtension",
     "ScoringPeriodClosed",
     "SlaBreached",

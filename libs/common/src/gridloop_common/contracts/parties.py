@@ -39,7 +39,7 @@ from gridloop_common.contracts.orders import (
     RequestExtension,
     WorkOrder,
 )
-from gridloop_common.contracts.reports import ReportLinked, ReportReceived
+from gridloop_common.contracts.reports import ReporterErased, ReportLinked, ReportReceived
 from gridloop_common.contracts.scoring import ScoringPeriodClosed
 from gridloop_common.contracts.sla import SlaBreached, SlaMet, SlaSettledLate, SlaWarning
 from gridloop_common.contracts.watermarks import DispatchWatermark
@@ -50,6 +50,7 @@ DEPARTMENT = "department"  # the outside party: a city department's own system
 PUBLISHERS: dict[type[Message], str] = {
     ReportReceived: "intake",
     ReportLinked: "intake",
+    ReporterErased: "intake",
     CaseDispatched: "dispatch",
     DispatchWatermark: "dispatch",
     CaseAccepted: "dispatch",

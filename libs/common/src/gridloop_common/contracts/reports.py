@@ -87,3 +87,22 @@ class ReportLinked(Event):
 
     def subject(self) -> str | None:
         return self.linked_to
+
+
+class ReporterErased(Event):
+    """On the resident's request the center erased a reporter's contact data in intake; every
+    service that keeps a reply address of theirs drops it too. Cases and figures stay: they hold
+    the pseudonym `reporter_id` only."""
+
+    TYPE: ClassVar[str] = "org.gridloop.reporter.erased.v1"
+    BINDING: ClassVar[str] = "reporter.erased"
+
+    erasure_id: str
+    reporter_id: str
+    erased_at: UtcDatetime
+
+    def routing_key(self) -> str:
+        return "reporter.erased"
+
+    def subject(self) -> str | None:
+        return self.reporter_id
