@@ -376,6 +376,8 @@ async def test_a_malformed_reply_is_parked_with_the_reason(
         bad_reason = await city.reply("reject", order["order_id"], reason_code="too-busy")
         # "other" without the text that must explain it.
         no_text = await city.reply("reject", order["order_id"], reason_code="other")
+        # A body passing for another unit, under city-mgmt's own routing key.
+        impostor = await city.reply("accept", order["order_id"], department="water")
         # Not even JSON.
         channel = city._channel
         assert channel is not None
@@ -387,6 +389,8 @@ async def test_a_malformed_reply_is_parked_with_the_reason(
         for message_id in (bad_reason, no_text, "not-json"):
             message = await dead.parked(message_id)
             assert "invalid message" in str((message.headers or {})["x-gridloop-reason"])
+        passed_for = str(((await dead.parked(impostor)).headers or {})["x-gridloop-reason"])
+        assert "the body names department 'water'" in passed_for, passed_for
         # Nothing moved; the order can still be accepted.
         await city.reply("accept", order["order_id"])
     await center.case_in(order["case_id"], "accepted")

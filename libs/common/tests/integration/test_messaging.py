@@ -159,6 +159,34 @@ async def test_exhausted_retries_park_with_the_reason_and_original_routing_key(
     assert json.loads(message.body)["data"]["order_id"] == "o3"
 
 
+async def test_origin_headers_a_sender_forges_are_not_believed(amqp: AbstractChannel) -> None:
+    """Headers claiming another routing key and a late attempt, on a message published to an
+    exchange (not come back from the consumer's own retry tier): the broker's word wins."""
+    seen: list[tuple[str, str, int]] = []
+
+    async def record(event: CaseAccepted, delivery: Delivery) -> None:
+        seen.append((delivery.exchange, delivery.routing_key, delivery.attempt))
+
+    consumer = await _run_consumer(amqp, record)
+    outgoing = envelope(accepted("o-forged"), source="t", time=datetime.now(UTC))
+    exchange = await amqp.get_exchange(outgoing.exchange, ensure=False)
+    await exchange.publish(
+        aio_pika.Message(
+            outgoing.body,
+            content_type="application/cloudevents+json",
+            headers={
+                "x-gridloop-original-exchange": "gridloop.replies",
+                "x-gridloop-original-routing-key": "water.accept",
+                "x-gridloop-attempt": "9",
+            },
+        ),
+        routing_key=outgoing.routing_key,
+    )
+    await eventually(lambda: asyncio.sleep(0, bool(seen)), what="the message handled")
+    await consumer.stop()
+    assert seen == [("gridloop.events", "case.accepted.city-mgmt", 1)]
+
+
 async def test_invalid_message_is_parked_at_once_and_the_next_good_one_is_handled(
     amqp: AbstractChannel,
 ) -> None:

@@ -63,8 +63,10 @@ class DispatchHandlers:
                 f"routing key {delivery.routing_key!r} does not match a {reply.ACTION} reply"
             )
         if reply.department != sender:
-            log.warning(
-                "reply_body_names_another_department", sender=sender, order_id=reply.order_id
+            # A body passing for another unit: refused, not quietly taken as the sender's.
+            raise PermanentError(
+                f"the body names department {reply.department!r}, the routing key (which the "
+                f"broker vouches for) {sender!r}"
             )
         result = await self.service.reply(reply, sender, _cause(delivery), via="amqp")
         if isinstance(result, Refusal):
