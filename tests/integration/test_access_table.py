@@ -89,6 +89,8 @@ class City:
     reporter_token: str
     other_reporter_token: str
     department_keys: dict[str, str]
+    # The holder's key before the operator issued it a new one: the one credential that expires.
+    expired_key: str
 
     def path(self, template: str) -> str:
         values = {
@@ -106,6 +108,7 @@ class City:
         return {
             "public": {},
             "wrong key": {"X-Api-Key": f"nobody-{uuid.uuid4().hex[:8]}"},
+            "expired key": {"X-Api-Key": self.expired_key},
             "Open311 client": {"X-Api-Key": OPEN311_KEY},
             "channel": {"X-Api-Key": DEVELOPMENT_CHANNEL_KEYS[channel]},
             "other channel": {"X-Api-Key": others[0]},
@@ -155,16 +158,17 @@ async def _city(system: System, isolated: Isolated, departments: Departments) ->
             return answer.json() if answer.status_code == 200 and answer.json()["orders"] else None
 
         case = await eventually(dispatched, timeout=30, what="the report's case and order")
+        keys = {code: account.api_key for code, account in accounts.items()}
+        # The operator rotates the holder's key: the old one has expired from now on.
+        rotated = await http.post(
+            f"{system.url('dispatch')}/v1/departments/{HOLDER}/api-key",
+            headers={"X-Api-Key": OPERATOR_KEY},
+        )
+        assert rotated.status_code == 200, rotated.text
+        expired, keys[HOLDER] = keys[HOLDER], rotated.json()["api_key"]
     [order] = case["orders"]
     assert order["department"] == HOLDER, order
-    return City(
-        report_id,
-        case_id,
-        order["order_id"],
-        token,
-        other_token,
-        {code: account.api_key for code, account in accounts.items()},
-    )
+    return City(report_id, case_id, order["order_id"], token, other_token, keys, expired)
 
 
 def _request(row: Row, caller: str, city: City) -> dict[str, Any]:
