@@ -13,7 +13,7 @@ from gridloop_notify.delivery import DELIVERED, Counts, Entry, Outcome, Recipien
 from gridloop_notify.delivery import new_entry as make_entry
 from gridloop_notify.ratelimit import ChannelGate
 from gridloop_notify.repository import SENDING
-from gridloop_notify.worker import BatchWorker, Completion, Wakeup
+from gridloop_notify.worker import BatchWorker, Completion, DueBatches, Wakeup
 
 NOTICE = "N-test-worker"
 BATCH = f"{NOTICE}.000000"
@@ -105,22 +105,23 @@ async def test_a_sent_batch_is_given_back_even_when_its_flusher_misses_the_cance
     ]
     batches = LossyFlushBatches(entries)
     notices = Notices()
+    clock = ManualClock()
+    feed = DueBatches(cast(Any, batches), clock, Wakeup(), poll_seconds=0.01, capacity=1)
     worker = BatchWorker(
-        number=0,
+        feed=feed,
         batches=cast(Any, batches),
         notices=cast(Any, notices),
         completion=cast(Completion, Completions()),
         channels={"webhook": AfterFirstFlush(batches)},
         gates={"webhook": ChannelGate(0, 16)},
         policy=RetryPolicy(max_attempts=3, base_seconds=1, max_seconds=5),
-        clock=ManualClock(),
-        wakeup=Wakeup(),
+        clock=clock,
         lease=timedelta(seconds=30),
         flush_seconds=0.01,
-        poll_seconds=0.01,
     )
 
-    claimed, _ = await worker.claim_next(0)
+    assert await feed.sweep() == 1
+    claimed = await worker.claim(await feed.next())
     assert claimed is not None
     async with asyncio.timeout(5):
         await worker.work(claimed)
@@ -132,3 +133,40 @@ async def test_a_sent_batch_is_given_back_even_when_its_flusher_misses_the_cance
     assert notices.closed == 1
     # The flusher stopped with the sends; it did not go on renewing the lease.
     assert batches.flushes <= 2
+
+
+class DueEverywhere:
+    """Every lane has the same two due batches until they are claimed."""
+
+    def __init__(self) -> None:
+        self.finds = 0
+
+    async def due(self, lane: int, now: datetime, limit: int) -> list[str]:
+        self.finds += 1
+        return [f"B-{lane}-a", f"B-{lane}-b"][:limit]
+
+
+async def test_the_scanner_waits_while_every_worker_is_busy() -> None:
+    batches = DueEverywhere()
+    feed = DueBatches(
+        cast(Any, batches), ManualClock(), Wakeup(), poll_seconds=1, capacity=3, first_lane=0
+    )
+    sweeping = asyncio.create_task(feed.sweep())
+    await asyncio.sleep(0.05)
+    # Three ids fill the queue (one per worker); the scanner asks no further lane meanwhile.
+    assert not sweeping.done() and batches.finds == 2
+    assert [await feed.next() for _ in range(3)] == ["B-0-a", "B-0-b", "B-1-a"]
+    sweeping.cancel()
+
+
+async def test_a_due_batch_is_queued_once_however_often_it_is_found() -> None:
+    batches = DueEverywhere()
+    feed = DueBatches(
+        cast(Any, batches), ManualClock(), Wakeup(), poll_seconds=1, capacity=64, first_lane=0
+    )
+    assert await feed.sweep() == 32  # sixteen lanes, two due batches each
+    assert await feed.sweep() == 0  # found again, all still queued
+    taken = await feed.next()
+    # Handed to a worker, it may be queued again (its claim decides who sends it).
+    assert await feed.sweep() == 1
+    assert taken == "B-0-a"

@@ -38,7 +38,7 @@ from gridloop_notify.notices import REPORTER_WEBHOOK_SIGNER, Endpoints
 from gridloop_notify.ratelimit import ChannelGate
 from gridloop_notify.settings import NotifySettings
 from gridloop_notify.subscriptions import subscriptions
-from gridloop_notify.worker import BatchWorker, Completion, Wakeup
+from gridloop_notify.worker import BatchWorker, Completion, DueBatches, Wakeup
 
 # httpx's pool spends longer choosing a connection the more it holds; pools of two keep it
 # quick (measured on loopback, 16 in flight: 8 pools x 2 send 846/s, 4 x 4 727/s, 1 x 16 272/s).
@@ -190,9 +190,12 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
     def observe(channel: str, outcome: str) -> None:
         sends.labels(channel, outcome).inc()
 
+    feed = DueBatches(
+        batches, clock, wakeup, settings.notify_poll_seconds, capacity=settings.notify_workers
+    )
     workers = [
         BatchWorker(
-            number=number,
+            feed=feed,
             batches=batches,
             notices=notices,
             completion=completion,
@@ -200,14 +203,12 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
             gates=gates,
             policy=policy,
             clock=clock,
-            wakeup=wakeup,
             lease=lease,
             flush_seconds=settings.notify_flush_seconds,
-            poll_seconds=settings.notify_poll_seconds,
             notice_cache=notice_cache,
             observe=observe,
         )
-        for number in range(settings.notify_workers)
+        for _ in range(settings.notify_workers)
     ]
 
     async def housekeeping() -> None:
@@ -240,7 +241,7 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
         eraser=ReplyAddressEraser(reporters, notices, batches),
     )
     runtime.subscriptions = subscriptions(handlers)
-    runtime.background = [*(worker.run for worker in workers), housekeeping]
+    runtime.background = [feed.run, *(worker.run for worker in workers), housekeeping]
     # Background expansions stop first; the HTTP pools close after everything that sends.
     runtime.closers = [expander.stop, *http_closers]
     return NotifyDeps(

@@ -32,8 +32,8 @@ from gridloop_notify.repository import SENDING, BatchRepository, NoticeRepositor
 
 log = structlog.stdlib.get_logger("gridloop.notify.worker")
 
-# Due batches a claim looks at per lane before moving on: enough to get past a few that a
-# sibling worker claimed a moment earlier.
+# Due batches a sweep takes per lane before moving on: the next sweep comes as soon as workers
+# are free, so a long lane does not hold the others up.
 _CLAIM_CANDIDATES = 4
 _NOTICE_CACHE = 256
 
@@ -54,6 +54,52 @@ class Wakeup:
             async with asyncio.timeout(timeout):
                 await self._event.wait()
         self._event.clear()
+
+
+@dataclass
+class DueBatches:
+    """One scanner per replica finds due batches lane by lane and hands their ids to the
+    replica's workers. Idle, that is one sweep of the lanes per poll for the whole replica:
+    when each worker swept the lanes itself, eight idle workers made 128 finds a second per
+    replica, and the stand-in spent its time answering them. The queue holds one id per worker:
+    while every worker is busy the scanner waits instead of sweeping."""
+
+    batches: BatchRepository
+    clock: Clock
+    wakeup: Wakeup
+    poll_seconds: float
+    capacity: int
+    # Replicas start their sweeps on different lanes, so they seldom race for one batch.
+    first_lane: int = field(default_factory=lambda: random.randrange(LANES))  # noqa: S311
+    _queue: asyncio.Queue[str] = field(init=False)
+    _queued: set[str] = field(default_factory=set, init=False)
+
+    def __post_init__(self) -> None:
+        self._queue = asyncio.Queue(maxsize=self.capacity)
+
+    async def run(self) -> None:
+        while True:
+            if not await self.sweep():
+                await self.wakeup.wait(self.poll_seconds)
+
+    async def sweep(self) -> int:
+        """Queue every due batch not queued yet; how many were new."""
+        found = 0
+        for step in range(LANES):
+            lane = (self.first_lane + step) % LANES
+            for batch_id in await self.batches.due(lane, self.clock.now(), _CLAIM_CANDIDATES):
+                if batch_id in self._queued:
+                    continue
+                self._queued.add(batch_id)
+                await self._queue.put(batch_id)
+                found += 1
+        return found
+
+    async def next(self) -> str:
+        """A due batch's id, perhaps claimed meanwhile by another replica: the claim says."""
+        batch_id = await self._queue.get()
+        self._queued.discard(batch_id)
+        return batch_id
 
 
 class LeaseLost(Exception):
@@ -140,7 +186,7 @@ class BatchWorker:
     After a crash the lease runs out and any worker resumes the batch: deliveries stored as
     settled are never sent again; those sent after the last flush go again, with the same key."""
 
-    number: int
+    feed: DueBatches
     batches: BatchRepository
     notices: NoticeRepository
     completion: Completion
@@ -148,44 +194,35 @@ class BatchWorker:
     gates: Mapping[str, ChannelGate]
     policy: RetryPolicy
     clock: Clock
-    wakeup: Wakeup
     lease: timedelta
     flush_seconds: float
-    poll_seconds: float
     notice_cache: OrderedDict[str, Mapping[str, Any]] = field(default_factory=OrderedDict)
     jitter: Callable[[], float] = random.random
     # Called with (channel, outcome kind) after every send: the service's Prometheus counter.
     observe: Callable[[str, str], None] = lambda _channel, _kind: None
 
     async def run(self) -> None:
-        lane = self.number * 7 % LANES  # workers start on different lanes
         while True:
-            claimed, lane = await self.claim_next(lane)
-            if claimed is None:
-                await self.wakeup.wait(self.poll_seconds)
-                continue
-            await self.work(claimed)
+            claimed = await self.claim(await self.feed.next())
+            if claimed is not None:
+                await self.work(claimed)
 
-    async def claim_next(self, lane: int) -> tuple[_Batch | None, int]:
-        for step in range(LANES):
-            current = (lane + step) % LANES
-            now = self.clock.now()
-            for candidate in await self.batches.due(current, now, _CLAIM_CANDIDATES):
-                token = uuid.uuid4().hex
-                document = await self.batches.claim(candidate, token, now, now + self.lease)
-                if document is not None:
-                    entries = [dict(e) for e in document["entries"]]
-                    batch = _Batch(
-                        batch_id=document["_id"],
-                        notice_id=document["notice_id"],
-                        channel=document["channel"],
-                        token=token,
-                        entries=entries,
-                        stored=count(entries),
-                    )
-                    # Stay on the lane: the next due batch is likely beside this one.
-                    return batch, current
-        return None, (lane + 1) % LANES
+    async def claim(self, batch_id: str) -> _Batch | None:
+        """The batch, for this worker alone; None when another worker or replica has it."""
+        now = self.clock.now()
+        token = uuid.uuid4().hex
+        document = await self.batches.claim(batch_id, token, now, now + self.lease)
+        if document is None:
+            return None
+        entries = [dict(e) for e in document["entries"]]
+        return _Batch(
+            batch_id=document["_id"],
+            notice_id=document["notice_id"],
+            channel=document["channel"],
+            token=token,
+            entries=entries,
+            stored=count(entries),
+        )
 
     async def work(self, batch: _Batch) -> None:
         bound = log.bind(batch_id=batch.batch_id, notice_id=batch.notice_id, channel=batch.channel)
