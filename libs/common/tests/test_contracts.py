@@ -33,6 +33,7 @@ from gridloop_common.contracts import (
     Message,
     OrderReply,
     RejectOrder,
+    ReporterErased,
     ReportLinked,
     ReportProgress,
     ReportReceived,
@@ -86,6 +87,10 @@ def _examples() -> list[tuple[Message, str]]:
                 reason="same category within 12 m",
             ),
             "report.linked.hotline",
+        ),
+        (
+            ReporterErased(erasure_id="E-1", reporter_id="P-abc", erased_at=WHEN),
+            "reporter.erased",
         ),
         (
             CaseDispatched(
@@ -326,10 +331,18 @@ def test_subject_is_the_case_the_report_or_for_replies_the_order() -> None:
         s
         for kind, s in subjects.items()
         if not issubclass(kind, OrderReply)
-        and kind not in (ReportReceived, ReportLinked, ScoringPeriodClosed, DispatchWatermark)
+        and kind
+        not in (
+            ReportReceived,
+            ReportLinked,
+            ScoringPeriodClosed,
+            DispatchWatermark,
+            ReporterErased,
+        )
     } == {"case-1"}
     assert subjects[ScoringPeriodClosed] == "2026-Q4"  # a period closes, not a case
     assert subjects[DispatchWatermark] is None  # about every case dispatch holds, not one
+    assert subjects[ReporterErased] == "P-abc"  # a reporter, not any one case of theirs
 
 
 def test_sla_clock_and_report_channel_are_closed_vocabularies() -> None:
