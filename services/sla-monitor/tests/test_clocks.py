@@ -260,7 +260,7 @@ def test_the_complete_clock_belongs_to_the_share_and_survives_a_redispatch(
 @pytest.mark.parametrize(
     ("state", "last", "expected"),
     [
-        (TimerState.RUNNING, None, Extension.MOVED),
+        (TimerState.RUNNING, None, Extension.MOVED),  # approved at the deadline: still in time
         (TimerState.RUNNING, START - timedelta(hours=1), Extension.MOVED),
         (TimerState.RUNNING, START, Extension.IGNORED),  # the same approval again
         (TimerState.RUNNING, START + timedelta(hours=1), Extension.IGNORED),  # an older one
@@ -272,7 +272,18 @@ def test_the_complete_clock_belongs_to_the_share_and_survives_a_redispatch(
 def test_an_approved_extension_moves_a_running_deadline_only(
     state: TimerState, last: datetime | None, expected: Extension
 ) -> None:
-    assert extension(state, START, last) is expected
+    assert extension(state, START, last, due_at=START) is expected
+
+
+def test_an_approval_dated_after_the_deadline_does_not_move_it_even_before_the_scan_saw_it() -> (
+    None
+):
+    # Handled late (an outage held the message), the clock still running: the breach happened.
+    late = START + timedelta(seconds=7)
+    assert (
+        extension(TimerState.RUNNING, late, None, due_at=START) is Extension.RECORDED_AFTER_BREACH
+    )
+    assert extension(TimerState.RUNNING, START, None, due_at=late) is Extension.MOVED
 
 
 def test_after_a_move_announced_thresholds_still_behind_stay_announced() -> None:

@@ -303,8 +303,11 @@ class Extension(StrEnum):
 
     # Running: the deadline moves and the thresholds are recomputed for the longer window.
     MOVED = "moved"
-    # Already breached: the announced breach stands (no clock is rearmed or fires twice); the
-    # new deadline is recorded and the completion is still late against the breached one.
+    # Already breached: the breach stands (no clock is rearmed or fires twice); the new
+    # deadline is recorded and the completion is still late against the breached one. So is
+    # an approval dated after the deadline it would move, even when the scan has not announced
+    # that breach yet (it announces it next): a breach is a fact at the deadline, not when
+    # someone notices it.
     RECORDED_AFTER_BREACH = "recorded_after_breach"
     # An older approval than one applied already (messages may arrive out of order), a
     # repeated one, or the clock has stopped: nothing changes.
@@ -312,13 +315,20 @@ class Extension(StrEnum):
 
 
 def extension(
-    state: TimerState, extended_at: datetime, last_extended_at: datetime | None
+    state: TimerState,
+    extended_at: datetime,
+    last_extended_at: datetime | None,
+    due_at: datetime,
 ) -> Extension:
     if last_extended_at is not None and stored_precision(extended_at) <= stored_precision(
         last_extended_at
     ):
         return Extension.IGNORED
     if state is TimerState.RUNNING:
+        # Approved after the deadline in force: too late to move it (the fault suite caught
+        # an approval handled 30 s late, after a database outage, turning a breach into "met").
+        if stored_precision(extended_at) > stored_precision(due_at):
+            return Extension.RECORDED_AFTER_BREACH
         return Extension.MOVED
     if state is TimerState.BREACHED:
         return Extension.RECORDED_AFTER_BREACH

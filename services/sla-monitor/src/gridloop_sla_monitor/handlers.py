@@ -382,7 +382,10 @@ class ClockHandlers:
                 log.warning("sla_extension_of_a_share_held_elsewhere", order_id=event.order_id)
                 return
             outcome = extension(
-                TimerState(document["state"]), event.extended_at, document.get("last_extended_at")
+                TimerState(document["state"]),
+                event.extended_at,
+                document.get("last_extended_at"),
+                document["due_at"],
             )
             if outcome is Extension.IGNORED:
                 log.info("sla_extension_ignored", timer=timer, state=document["state"])

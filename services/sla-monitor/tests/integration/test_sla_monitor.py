@@ -481,6 +481,40 @@ async def test_replies_dated_past_the_deadline_breach_even_before_the_scan_sees_
     assert sla.probe.keys("o-late-accept") == [BREACHED, LATE]
 
 
+async def test_an_extension_approved_after_the_deadline_does_not_undo_the_breach(
+    sla: Sla,
+) -> None:
+    await sla.start_service()
+    now = sla.clock.now()
+    await sla.publish(dispatched("o-late-ext", at=now))
+    await sla.publish(accepted("o-late-ext", at=now + HOUR))
+    await sla.clocks("o-late-ext")
+    # The approval is dated an hour past complete-by (72 h), and heard before the scan got there
+    # (as after an outage): the deadline does not move, the breach is announced and stands.
+    await sla.publish(
+        extended(
+            "o-late-ext",
+            at=now + 73 * HOUR,
+            complete_by=now + 100 * HOUR,
+            previous=now + 72 * HOUR,
+            case="case-o-late-ext",
+            department=CITY,
+        )
+    )
+
+    async def recorded() -> bool:
+        timer = await sla.timer("o-late-ext:complete")
+        return timer is not None and bool(timer.get("extensions"))
+
+    await eventually(recorded, what="the late approval recorded")
+    timer = await sla.timer("o-late-ext:complete")
+    assert timer is not None and timer["due_at"] == now + 72 * HOUR
+    assert [e["applied"] for e in timer["extensions"]] == [False]
+    sla.clock.set(now + 74 * HOUR)
+    await sla.advance(timedelta(0))
+    await sla.probe.arrived("o-late-ext", f"sla.breached.complete.{CITY}")
+
+
 async def test_rejection_redispatch_extension_and_completion_move_the_right_clocks(
     sla: Sla,
 ) -> None:
