@@ -29,6 +29,11 @@ PENDING = "outbox_pending"
 # Published events are marked sent in writes of up to this many documents, gathered this long.
 MARK_SENT_LINGER_SECONDS = 0.02
 MARK_SENT_MAX_BATCH = 500
+# Documents one sweep looks at, per collection.
+SWEEP_BATCH = 200
+# Pending this long, a document is logged at every sweep that finds it held (a publish takes
+# milliseconds, a lease lasts 30 s): the fault suite once saw orders wait 12 minutes unexplained.
+HELD_LONG = timedelta(seconds=60)
 # A document whose outbox is empty: nothing pending, no lease, no age.
 _CLEARED: Document = {"$set": {PENDING: False}, "$unset": {"outbox_lease": "", "outbox_at": ""}}
 
@@ -197,10 +202,17 @@ class OutboxRelay:
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(self._sweep_interval)
+            # A sweep takes milliseconds; one still running after a minute is stuck somewhere
+            # (a call without a time limit) and says so, while it waits.
+            stuck = asyncio.get_running_loop().call_later(
+                HELD_LONG.total_seconds(), lambda: log.warning("outbox_sweep_stuck")
+            )
             try:
                 await self.sweep()
             except Exception:
                 log.exception("outbox_sweep_failed")
+            finally:
+                stuck.cancel()
 
     async def sweep(self) -> int:
         """Relay every document whose events have waited past the grace period."""
@@ -208,13 +220,14 @@ class OutboxRelay:
         for collection in self._collections.values():
             now = self._clock.now()
             cursor = collection.find(
-                {PENDING: True, "outbox_at": {"$lte": now - self._grace}}, {"_id": 1}
-            ).limit(200)
+                {PENDING: True, "outbox_at": {"$lte": now - self._grace}},
+                {"_id": 1, "outbox_at": 1},
+            ).limit(SWEEP_BATCH)
             async for document in cursor:
-                if (collection.name, document["_id"]) in self._in_hand:
-                    continue
-                claimed = await self._claim(collection, document["_id"], now)
+                in_hand = (collection.name, document["_id"]) in self._in_hand
+                claimed = None if in_hand else await self._claim(collection, document["_id"], now)
                 if claimed is None:
+                    self._say_if_held_long(collection, document, now, in_hand=in_hand)
                     continue
                 try:
                     relayed += await self._publish_and_remove(collection, claimed)
@@ -230,6 +243,22 @@ class OutboxRelay:
                     await self._release(collection, document["_id"])
                     raise
         return relayed
+
+    def _say_if_held_long(
+        self, collection: Collection, document: Document, now: datetime, *, in_hand: bool
+    ) -> None:
+        """An event waiting far longer than a publish takes is news for whoever reads the logs:
+        held by this replica's fast path, or leased by another replica's sweep."""
+        stored_at = document.get("outbox_at")
+        if stored_at is None or now - stored_at < HELD_LONG:
+            return
+        log.warning(
+            "outbox_event_held",
+            collection=collection.name,
+            document_id=str(document["_id"]),
+            waited_seconds=round((now - stored_at).total_seconds()),
+            by="this replica" if in_hand else "another replica's lease",
+        )
 
     async def _release(self, collection: Collection, document_id: Any) -> None:
         with contextlib.suppress(Exception):

@@ -194,8 +194,8 @@ class ServiceRuntime:
             await self._consumer.start()
             self._consume_channel = consume_channel
             self._consuming_since = self.clock.now()
-            connection.close_callbacks.add(self._consumer_cut_off)
-            connection.reconnect_callbacks.add(self._consumer_back)
+        connection.close_callbacks.add(self._connection_lost)
+        connection.reconnect_callbacks.add(self._connection_back)
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
@@ -230,12 +230,14 @@ class ServiceRuntime:
             except Exception as error:  # the next one, a second later, says the same or more
                 log.debug("watermark_not_announced", reason=str(error)[:200])
 
-    def _consumer_cut_off(self, *_: object) -> None:
+    def _connection_lost(self, _connection: object = None, reason: object = None) -> None:
         self._consuming_since = None
+        log.warning("broker_connection_lost", reason=str(reason)[:200] if reason else None)
 
-    def _consumer_back(self, *_: object) -> None:
+    def _connection_back(self, *_: object) -> None:
         # The robust connection has restored the channel and its consumer.
         self._consuming_since = self.clock.now()
+        log.info("broker_reconnected")
 
     async def inbox_state(self) -> InboxState:
         """Since when this replica consumes, and how many messages wait for the service."""
