@@ -112,7 +112,7 @@ class _AnyHandlers:
         return handler
 
 
-def service_subscriptions(service: str) -> list[Subscription]:
+def service_subscriptions(service: str) -> list[Subscription[Any]]:
     module = importlib.import_module(f"gridloop_{service.replace('-', '_')}.subscriptions")
     factory = module.subscriptions
     arity = len(inspect.signature(factory).parameters)

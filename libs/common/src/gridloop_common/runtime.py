@@ -20,7 +20,7 @@ from gridloop_common.clock import Clock, SystemClock
 from gridloop_common.contracts.base import Message
 from gridloop_common.crash_journal import COLLECTION as CRASH_JOURNAL
 from gridloop_common.crash_journal import MongoCrashJournal, crash_journal_indexes
-from gridloop_common.messaging.consumer import Consumer, Subscription
+from gridloop_common.messaging.consumer import Consumer, Subscription, handlers_by_type
 from gridloop_common.messaging.outgoing import Outgoing, envelope
 from gridloop_common.messaging.publisher import Publisher
 from gridloop_common.messaging.topology import (
@@ -77,7 +77,7 @@ class ServiceRuntime:
     clock: Clock
     mongo: Client
     metrics: ServiceMetrics
-    subscriptions: Sequence[Subscription] = ()
+    subscriptions: Sequence[Subscription[Any]] = ()
     indexes: Sequence[IndexSpec] = ()
     outbox_collections: Sequence[str] = ()
     extra_topology: Sequence[TopologyStep] = ()
@@ -103,6 +103,7 @@ class ServiceRuntime:
         return self.database[name]
 
     def __post_init__(self) -> None:
+        handlers_by_type(self.subscriptions)  # two handlers for one message: refuse to start
         # Exists from the start so request handlers can hand it work before the broker is up.
         self.relay = OutboxRelay(
             [self.collection(name) for name in self.outbox_collections],

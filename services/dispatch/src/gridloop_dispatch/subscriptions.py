@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gridloop_common.contracts import (
     AcceptOrder,
     CompleteOrder,
@@ -14,7 +16,7 @@ from gridloop_common.messaging import Subscription
 from gridloop_dispatch.handlers import DispatchHandlers
 
 
-def subscriptions(handlers: DispatchHandlers) -> list[Subscription]:
+def subscriptions(handlers: DispatchHandlers) -> list[Subscription[Any]]:
     return [
         Subscription(ReportReceived, handlers.on_report_received),
         Subscription(AcceptOrder, handlers.on_accept),

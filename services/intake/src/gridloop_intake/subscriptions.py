@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gridloop_common.contracts import (
     CaseAccepted,
     CaseClosed,
@@ -13,7 +15,7 @@ from gridloop_common.messaging import Subscription
 from gridloop_intake.handlers import CaseStatusHandlers
 
 
-def subscriptions(handlers: CaseStatusHandlers) -> list[Subscription]:
+def subscriptions(handlers: CaseStatusHandlers) -> list[Subscription[Any]]:
     return [
         Subscription(CaseDispatched, handlers.on_dispatched),
         Subscription(CaseAccepted, handlers.on_accepted),

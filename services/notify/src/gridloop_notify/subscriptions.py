@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gridloop_common.contracts import (
     CaseAccepted,
     CaseClosed,
@@ -18,7 +20,7 @@ from gridloop_common.messaging import Subscription
 from gridloop_notify.handlers import NotifyHandlers
 
 
-def subscriptions(handlers: NotifyHandlers) -> list[Subscription]:
+def subscriptions(handlers: NotifyHandlers) -> list[Subscription[Any]]:
     return [
         Subscription(ReportReceived, handlers.on_report_received),
         Subscription(ReportLinked, handlers.on_report_linked),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gridloop_common.contracts import Message, ReportReceived
 from gridloop_common.messaging import Subscription
 from gridloop_scoring.facts import CASE_FACTS, SLA_FACTS
@@ -11,5 +13,5 @@ from gridloop_scoring.handlers import FactHandlers
 SCORED: tuple[type[Message], ...] = (ReportReceived, *CASE_FACTS, *SLA_FACTS)
 
 
-def subscriptions(handlers: FactHandlers) -> list[Subscription]:
+def subscriptions(handlers: FactHandlers) -> list[Subscription[Any]]:
     return [Subscription(message, handlers.record) for message in SCORED]

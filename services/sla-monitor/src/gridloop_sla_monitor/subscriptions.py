@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gridloop_common.contracts import (
     CaseAccepted,
     CaseClosed,
@@ -15,7 +17,7 @@ from gridloop_common.messaging import Subscription
 from gridloop_sla_monitor.handlers import ClockHandlers
 
 
-def subscriptions(handlers: ClockHandlers) -> list[Subscription]:
+def subscriptions(handlers: ClockHandlers) -> list[Subscription[Any]]:
     return [
         Subscription(CaseDispatched, handlers.on_dispatched),
         Subscription(CaseAccepted, handlers.on_accepted),

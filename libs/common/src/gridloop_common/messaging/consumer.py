@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
@@ -76,19 +76,38 @@ class Delivery:
         return self.event.id
 
 
-Handler = Callable[[Any, Delivery], Awaitable[None]]
+M = TypeVar("M", bound=Message)
 
 
 @dataclass(frozen=True)
-class Subscription:
-    """One handler per message type; `bindings` defaults to the contract's own binding."""
+class Subscription(Generic[M]):
+    """One handler per message type; `bindings` defaults to the contract's own binding.
 
-    message: type[Message]
-    handler: Handler
+    Generic in the message, so the type checker refuses a handler that takes another message
+    than the one it is registered for."""
+
+    message: type[M]
+    handler: Callable[[M, Delivery], Awaitable[None]]
     bindings: tuple[Binding, ...] = ()
 
     def all_bindings(self) -> tuple[Binding, ...]:
         return self.bindings or (Binding(self.message.EXCHANGE, self.message.BINDING),)
+
+
+class DuplicateSubscription(ValueError):
+    """Two handlers registered for one message type: which one runs would be an accident."""
+
+
+def handlers_by_type(subscriptions: Sequence[Subscription[Any]]) -> dict[str, Subscription[Any]]:
+    """Each message type's subscription; raises `DuplicateSubscription` for a type registered
+    twice (the service must not start: one of the two handlers would never run)."""
+    by_type: dict[str, Subscription[Any]] = {}
+    for subscription in subscriptions:
+        kind = subscription.message.TYPE
+        if kind in by_type:
+            raise DuplicateSubscription(f"{kind} has two handlers: give it one")
+        by_type[kind] = subscription
+    return by_type
 
 
 class ConsumerMetrics(Protocol):
@@ -124,7 +143,7 @@ class Consumer:
         service: str,
         queue: AbstractQueue,
         publisher: Publisher,
-        subscriptions: Sequence[Subscription],
+        subscriptions: Sequence[Subscription[Any]],
         retry_delays_ms: Sequence[int],
         metrics: ConsumerMetrics,
         journal: CrashJournal | None = None,
@@ -138,7 +157,7 @@ class Consumer:
         self._service = service
         self._queue = queue
         self._publisher = publisher
-        self._handlers = {s.message.TYPE: s for s in subscriptions}
+        self._handlers = handlers_by_type(subscriptions)
         self._retry_delays_ms = tuple(retry_delays_ms)
         self._metrics = metrics
         self._journal = journal
