@@ -12,24 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import aio_pika
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
 from gridloop_common.clock import Clock, SystemClock
 from gridloop_common.contracts.base import Message
 from gridloop_common.crash_journal import COLLECTION as CRASH_JOURNAL
 from gridloop_common.crash_journal import MongoCrashJournal, crash_journal_indexes
+from gridloop_common.messaging.broker import BROKER_UNREACHABLE, ServiceBroker
 from gridloop_common.messaging.consumer import Consumer, Subscription, handlers_by_type
 from gridloop_common.messaging.outgoing import Outgoing, envelope
 from gridloop_common.messaging.publisher import Publisher
-from gridloop_common.messaging.topology import (
-    declare_exchanges,
-    declare_inbox,
-    exchanges_of,
-    inbox_queue,
-    retry_queue,
-)
+from gridloop_common.messaging.topology import exchanges_of, inbox_queue, retry_queue
 from gridloop_common.metrics import ServiceMetrics
 from gridloop_common.mongo import (
     Client,
@@ -46,8 +39,6 @@ from gridloop_common.settings import ServiceSettings
 from gridloop_common.tasks import cancel_and_wait
 
 log = structlog.stdlib.get_logger("gridloop.runtime")
-
-TopologyStep = Callable[[AbstractChannel], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -80,18 +71,18 @@ class ServiceRuntime:
     subscriptions: Sequence[Subscription[Any]] = ()
     indexes: Sequence[IndexSpec] = ()
     outbox_collections: Sequence[str] = ()
-    extra_topology: Sequence[TopologyStep] = ()
+    # Department codes whose `dept.<code>.orders` queues this service declares (dispatch).
+    department_queues: Sequence[str] = ()
     background: Sequence[BackgroundLoop] = ()
     # Closed last on stop, after in-flight messages finished (e.g. an outgoing HTTP client).
     closers: Sequence[Callable[[], Awaitable[None]]] = ()
     # When set, every WATERMARK_EVERY_SECONDS the service publishes this event with how far
     # its outboxes have been published (dispatch: sla-monitor judges deadlines by it).
     watermark: WatermarkEvent | None = None
-    connection: AbstractRobustConnection | None = None
+    broker: ServiceBroker | None = None
     publisher: Publisher | None = None
     relay: OutboxRelay | None = None
     _consumer: Consumer | None = None
-    _consume_channel: AbstractChannel | None = None
     _consuming_since: datetime | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -125,7 +116,7 @@ class ServiceRuntime:
         )
         try:
             await self._attach_broker()
-        except (OSError, aio_pika.exceptions.AMQPConnectionError) as error:
+        except BROKER_UNREACHABLE as error:
             log.warning("broker_unavailable", reason=str(error) or type(error).__name__)
             self._tasks.append(asyncio.create_task(self._attach_broker_eventually()))
         loops = [*self.background, *([self._announce_watermarks] if self.watermark else [])]
@@ -138,7 +129,7 @@ class ServiceRuntime:
             await asyncio.sleep(delay)
             try:
                 await self._attach_broker()
-            except (OSError, aio_pika.exceptions.AMQPConnectionError):
+            except BROKER_UNREACHABLE:
                 delay = min(delay * 2, 10.0)
                 continue
             log.info("broker_connected")
@@ -146,41 +137,35 @@ class ServiceRuntime:
 
     async def _attach_broker(self) -> None:
         settings = self.settings
-        connection = await aio_pika.connect_robust(
-            settings.rabbitmq_url, client_properties={"connection_name": settings.service_name}
+        broker = await ServiceBroker.connect(
+            settings.rabbitmq_url,
+            service=settings.service_name,
+            exchanges=exchanges_of(settings.service_name),
+            department_queues=self.department_queues,
         )
         try:
-            await self._set_up_on(connection)
+            await self._start_on(broker)
         except BaseException:
-            await connection.close()
+            await broker.close()
             raise
-        self.connection = connection
+        self.broker = broker
 
-    async def _set_up_on(self, connection: AbstractRobustConnection) -> None:
+    async def _start_on(self, broker: ServiceBroker) -> None:
         settings = self.settings
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await declare_exchanges(channel, exchanges_of(settings.service_name))
-        for step in self.extra_topology:
-            await step(channel)
-        self.publisher = Publisher(channel, app_id=settings.service_name)
+        self.publisher = broker.publisher
         await self.require_relay().start(self.publisher)
         if self.subscriptions:
-            # A channel of its own, so prefetch limits consumption only, not publishing.
-            consume_channel = await connection.channel(
-                publisher_confirms=True, on_return_raises=True
-            )
-            await consume_channel.set_qos(prefetch_count=settings.prefetch)
-            inbox = await declare_inbox(
-                consume_channel,
-                settings.service_name,
-                [b for s in self.subscriptions for b in s.all_bindings()],
-                settings.retry_delays_ms,
-                settings.delivery_limit,
+            inbox = await broker.open_inbox(
+                service=settings.service_name,
+                bindings=[b for s in self.subscriptions for b in s.all_bindings()],
+                prefetch=settings.prefetch,
+                retry_delays_ms=settings.retry_delays_ms,
+                delivery_limit=settings.delivery_limit,
             )
             self._consumer = Consumer(
                 service=settings.service_name,
-                queue=inbox,
-                publisher=Publisher(consume_channel, app_id=settings.service_name),
+                queue=inbox.queue,
+                publisher=inbox.publisher,
                 subscriptions=self.subscriptions,
                 retry_delays_ms=settings.retry_delays_ms,
                 metrics=self.metrics,
@@ -193,10 +178,9 @@ class ServiceRuntime:
                 patience_seconds=settings.wait_for_earlier_seconds,
             )
             await self._consumer.start()
-            self._consume_channel = consume_channel
             self._consuming_since = self.clock.now()
-        connection.close_callbacks.add(self._connection_lost)
-        connection.reconnect_callbacks.add(self._connection_back)
+        broker.on_lost(self._connection_lost)
+        broker.on_restored(self._connection_back)
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
@@ -204,8 +188,8 @@ class ServiceRuntime:
             await self._consumer.stop()
         if self.relay is not None:
             await self.relay.stop()
-        if self.connection is not None:
-            await self.connection.close()
+        if self.broker is not None:
+            await self.broker.close()
         await self.mongo.close()
         for close in self.closers:
             await close()
@@ -231,34 +215,27 @@ class ServiceRuntime:
             except Exception as error:  # the next one, a second later, says the same or more
                 log.debug("watermark_not_announced", reason=str(error)[:200])
 
-    def _connection_lost(self, _connection: object = None, reason: object = None) -> None:
+    def _connection_lost(self, reason: str | None) -> None:
         self._consuming_since = None
-        log.warning("broker_connection_lost", reason=str(reason)[:200] if reason else None)
+        log.warning("broker_connection_lost", reason=reason)
 
-    def _connection_back(self, *_: object) -> None:
+    def _connection_back(self) -> None:
         # The robust connection has restored the channel and its consumer.
         self._consuming_since = self.clock.now()
         log.info("broker_reconnected")
 
     async def inbox_state(self) -> InboxState:
         """Since when this replica consumes, and how many messages wait for the service."""
-        channel = self._consume_channel
         since = self._consuming_since
-        if channel is None or channel.is_closed or since is None:
+        if self.broker is None or since is None:
             return InboxState(None, None)
         name = self.settings.service_name
         queues = [inbox_queue(name), *(retry_queue(name, d) for d in self.settings.retry_delays_ms)]
-        try:
-            # The underlying channel: aio-pika's robust channel answers a passive declare of a
-            # queue it knows from memory, with the count as it was then.
-            underlay = await channel.get_underlay_channel()
-            counts = [(await underlay.queue_declare(q, passive=True)).message_count for q in queues]
-        except Exception:
-            return InboxState(None, None)
-        return InboxState(since, sum(c or 0 for c in counts))
+        waiting = await self.broker.waiting(queues)
+        return InboxState(since, waiting) if waiting is not None else InboxState(None, None)
 
     async def readiness(self) -> dict[str, bool]:
-        broker = self.connection is not None and not self.connection.is_closed
+        broker = self.broker is not None and self.broker.is_open
         return {"broker": broker, "database": await ping(self.mongo)}
 
     def require_publisher(self) -> Publisher:

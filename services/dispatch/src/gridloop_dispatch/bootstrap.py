@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from gridloop_common.catalogue import DEPARTMENTS
 from gridloop_common.clock import Clock
 from gridloop_common.contracts import DispatchWatermark
 from gridloop_common.registry import load_registry
@@ -18,7 +19,6 @@ from gridloop_dispatch.lifecycle import Policy
 from gridloop_dispatch.service import DispatchService
 from gridloop_dispatch.settings import DispatchSettings
 from gridloop_dispatch.subscriptions import subscriptions
-from gridloop_dispatch.topology import declare_department_queues
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def build_deps(settings: DispatchSettings, clock: Clock | None = None) -> Dispat
         clock,
         indexes=repository.INDEXES,
         outbox_collections=[repository.CASES],
-        extra_topology=[declare_department_queues],
+        department_queues=[department.code for department in DEPARTMENTS],
     )
     cases = repository.CaseRepository(runtime.collection(repository.CASES))
     rules = repository.RoutingRuleRepository(runtime.collection(repository.ROUTING_RULES))
