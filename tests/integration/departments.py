@@ -430,9 +430,16 @@ class Center:
         )
 
     async def as_department(
-        self, credentials: Credentials | None, order_id: str, action: str, body: dict[str, Any]
+        self,
+        credentials: Credentials | None,
+        order_id: str,
+        action: str,
+        body: dict[str, Any],
+        idempotency_key: str | None = None,
     ) -> httpx.Response:
         headers = {"X-Api-Key": credentials.api_key} if credentials else {}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         return await self.http.post(
             f"{self.base_url}/v1/orders/{order_id}/{action}", json=body, headers=headers
         )

@@ -439,3 +439,33 @@ async def test_the_village_resolves_one_case_locally_and_escalates_another(
         ("escalated", "op-wang"),
         ("dispatched", "op-wang"),
     ]
+
+
+async def test_an_idempotency_key_takes_effect_once_and_is_refused_for_another_request(
+    center: Center, departments: Departments, amqp: AbstractChannel
+) -> None:
+    accounts = await departments.provision("city-mgmt")
+    report_id = await publish_report(amqp, "garbage", description="垃圾桶满了")
+    async with AioDepartment(accounts["city-mgmt"]) as city:
+        order = (await city.next_order(for_report(report_id)))["data"]
+        await city.reply("accept", order["order_id"])
+        case_id = order["case_id"]
+        await center.case_in(case_id, "accepted")
+    credentials = accounts["city-mgmt"]
+    note = {"note": "已安排清运车"}
+
+    first = await center.as_department(credentials, order["order_id"], "progress", note, "k-1")
+    again = await center.as_department(credentials, order["order_id"], "progress", note, "k-1")
+    other = await center.as_department(
+        credentials, order["order_id"], "progress", {"note": "换了一条"}, "k-1"
+    )
+
+    assert (first.status_code, first.json()["repeated"]) == (200, False), first.text
+    assert (again.status_code, again.json()["repeated"]) == (200, True), again.text
+    assert other.status_code == 422, other.text
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert other.json()["errors"] == [
+        {"field": "Idempotency-Key", "reason": "use a new key for a new request"}
+    ]
+    notes = [line for line in (await center.case(case_id))["history"] if line["what"] == "progress"]
+    assert [line["note"] for line in notes] == ["已安排清运车"]

@@ -27,6 +27,7 @@ from gridloop_common.contracts import (
 from gridloop_common.envelope import derived_id, new_event_id
 from gridloop_common.http import app_deps, problem
 from gridloop_common.http_errors import ApiProblem
+from gridloop_common.idempotency import IdempotencyKey, request_fingerprint
 from gridloop_common.messaging import department_queue
 from gridloop_common.reporter_tokens import TOKEN_HEADER
 from gridloop_dispatch.bootstrap import DispatchDeps
@@ -49,13 +50,6 @@ ReporterToken = Annotated[
         alias=TOKEN_HEADER,
         max_length=64,
         description="The reporter's token: in intake's 202 answer and in the completion notice",
-    ),
-]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Repeat a request with the same key and it is applied once",
     ),
 ]
 
@@ -118,9 +112,15 @@ CaseReader = Annotated[Reader, Depends(authenticated_reader)]
 Staff = Annotated[None, Depends(authenticated_staff)]
 
 
-def cause_for(actor: str, request: Request, idempotency_key: str | None) -> Cause:
+async def cause_for(actor: str, request: Request, idempotency_key: str | None) -> Cause:
+    """The request's id: named by the caller's key on this endpoint (a retry is the same
+    cause), else new; with the request's fingerprint, so a reused key is told apart."""
     if idempotency_key:
-        return Cause(derived_id("http", actor, request.url.path, idempotency_key))
+        path = request.url.path
+        return Cause(
+            derived_id("http", actor, path, idempotency_key),
+            fingerprint=request_fingerprint(path, await request.body()),
+        )
     return Cause(new_event_id())
 
 
@@ -331,7 +331,7 @@ async def _reply(
             for e in error.errors()
         ]
         return problem(422, "invalid_reply", "the reply is not valid", errors=problems)
-    cause = cause_for(department, request, idempotency_key)
+    cause = await cause_for(department, request, idempotency_key)
     return respond(await deps.service.reply(reply, department, cause, via="http"))
 
 
@@ -484,7 +484,7 @@ async def feedback(
     *,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    cause = cause_for("reporter", request, idempotency_key)
+    cause = await cause_for("reporter", request, idempotency_key)
     result = await deps.service.feedback(
         case_id,
         reporter_token=reporter_token,

@@ -12,14 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gridloop_common.catalogue import CATEGORIES_BY_CODE, DEPARTMENTS_BY_CODE
 from gridloop_common.http import problem
+from gridloop_common.idempotency import IdempotencyKey
 from gridloop_common.registry import load_registry
-from gridloop_dispatch.api import (
-    Deps,
-    IdempotencyKey,
-    authenticated_staff,
-    cause_for,
-    respond,
-)
+from gridloop_dispatch.api import Deps, authenticated_staff, cause_for, respond
 from gridloop_dispatch.auth import department_key, hash_key, new_secret
 from gridloop_dispatch.routing import CITY, RoutingRule, RuleLevel
 
@@ -95,7 +90,7 @@ async def triage(
         grid_id=body.grid_id,
         note=body.note,
         operator=body.operator,
-        cause=cause_for(body.operator, request, key),
+        cause=await cause_for(body.operator, request, key),
     )
     return respond(result)
 
@@ -112,7 +107,7 @@ async def redispatch(
         order_id=body.order_id,
         note=body.note,
         operator=body.operator,
-        cause=cause_for(body.operator, request, key),
+        cause=await cause_for(body.operator, request, key),
     )
     return respond(result)
 
@@ -127,7 +122,7 @@ async def joint_action(
         cooperating=body.cooperating,
         note=body.note,
         operator=body.operator,
-        cause=cause_for(body.operator, request, key),
+        cause=await cause_for(body.operator, request, key),
     )
     return respond(result)
 
@@ -142,7 +137,7 @@ async def escalate(
         case_id,
         note=body.note,
         operator=body.operator,
-        cause=cause_for(body.operator, request, key),
+        cause=await cause_for(body.operator, request, key),
     )
     return respond(result)
 
@@ -157,7 +152,7 @@ async def resolve_locally(
         case_id,
         resolution=body.resolution,
         operator=body.operator,
-        cause=cause_for(body.operator, request, key),
+        cause=await cause_for(body.operator, request, key),
     )
     return respond(result)
 
@@ -176,7 +171,7 @@ async def approve_extension(
         complete_by=body.complete_by,
         note=body.note,
         operator=body.operator,
-        cause=cause_for(body.operator, request, key),
+        cause=await cause_for(body.operator, request, key),
     )
     return respond(result)
 
@@ -195,7 +190,7 @@ async def refuse_extension(
         complete_by=None,
         note=body.note,
         operator=body.operator,
-        cause=cause_for(body.operator, request, key),
+        cause=await cause_for(body.operator, request, key),
     )
     return respond(result)
 

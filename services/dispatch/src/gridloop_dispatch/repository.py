@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,14 @@ INDEXES = [
     IndexSpec(CASES, [("next_deadline", 1)]),
 ]
 # Bookkeeping a reader of a case does not need.
-_INTERNAL = {"outbox": 0, "applied": 0, "refused": 0, "outbox_pending": 0, "outbox_at": 0}
+_INTERNAL = {
+    "outbox": 0,
+    "applied": 0,
+    "refused": 0,
+    "requests": 0,
+    "outbox_pending": 0,
+    "outbox_at": 0,
+}
 _INTERNAL_FIELDS = ("outbox_lease",)
 
 
@@ -36,6 +44,14 @@ class StoredCase:
     # Message/request ids already applied (or refused with a record): a repeat changes nothing.
     applied: frozenset[str]
     refused: frozenset[str]
+    # Request id → fingerprint of the HTTP request that carried it (see `same_request`).
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+
+    def same_request(self, cause_id: str, fingerprint: str | None) -> bool:
+        """False when this id was stored for a request with another fingerprint: a client
+        reusing its Idempotency-Key for a different request."""
+        stored = self.fingerprints.get(cause_id)
+        return stored is None or fingerprint is None or stored == fingerprint
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,7 @@ class CaseRepository:
             case_from_document(document),
             frozenset(document.get("applied") or ()),
             frozenset(document.get("refused") or ()),
+            dict(document.get("requests") or {}),
         )
 
     async def case_id_of_order(self, order_id: str) -> str | None:
@@ -113,11 +130,15 @@ class CaseRepository:
         now: datetime,
         *,
         refused: bool = False,
+        fingerprint: str | None = None,
     ) -> bool:
         """Write a change if nobody changed the case since it was read (its version)."""
         fields = case_document(change.case)
         del fields["_id"]
         fields["version"] = before.version + 1
+        if fingerprint is not None:
+            # Request ids are uuids (no dots): safe as field names.
+            fields[f"requests.{cause_id}"] = fingerprint
         update: dict[str, Any] = {
             "$set": fields,
             "$push": {

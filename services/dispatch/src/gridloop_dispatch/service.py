@@ -11,6 +11,12 @@ import structlog
 from gridloop_common.clock import Clock
 from gridloop_common.contracts import OrderReply, ReportReceived
 from gridloop_common.faults import crash_point
+from gridloop_common.idempotency import (
+    IDEMPOTENCY_HEADER,
+    KEY_REUSED,
+    KEY_REUSED_DETAIL,
+    KEY_REUSED_REASON,
+)
 from gridloop_common.messaging import Outgoing, envelope
 from gridloop_common.outbox import RelayNow
 from gridloop_common.reporter_tokens import ReporterTokens
@@ -34,6 +40,9 @@ class Cause:
 
     id: str
     correlation_id: str | None = None
+    # An HTTP request's fingerprint (endpoint and body): the same Idempotency-Key with another
+    # body is refused, not answered with the first request's result.
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -290,6 +299,8 @@ class DispatchService:
             stored = await self.cases.load(case_id)
             if stored is None:
                 return _no_case(case_id)
+            if not stored.same_request(cause.id, cause.fingerprint):
+                return _key_reused()
             if cause.id in stored.applied:
                 return Done(stored.case, repeated=True)
             now = self._now()
@@ -315,7 +326,9 @@ class DispatchService:
         self, before: Case, change: Change, cause: Cause, now: datetime, *, refused: bool = False
     ) -> bool:
         outgoing = self._envelopes(change, cause, now)
-        stored = await self.cases.save(before, change, cause.id, outgoing, now, refused=refused)
+        stored = await self.cases.save(
+            before, change, cause.id, outgoing, now, refused=refused, fingerprint=cause.fingerprint
+        )
         if stored:
             crash_point(self.fault_point, "dispatch.after_change_stored")
         if stored and outgoing:
@@ -346,3 +359,12 @@ class DispatchService:
 
 def _no_case(case_id: str) -> Refusal:
     return Refusal(404, "case_not_found", f"no case {case_id}")
+
+
+def _key_reused() -> Refusal:
+    return Refusal(
+        422,
+        KEY_REUSED,
+        KEY_REUSED_DETAIL,
+        {"errors": [{"field": IDEMPOTENCY_HEADER, "reason": KEY_REUSED_REASON}]},
+    )

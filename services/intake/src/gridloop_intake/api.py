@@ -18,22 +18,15 @@ from gridloop_common.api_keys import (
 )
 from gridloop_common.http import app_deps, problem
 from gridloop_common.http_errors import ApiProblem
+from gridloop_common.idempotency import REPLAYED_HEADER, IdempotencyKey, request_fingerprint
 from gridloop_common.registry import Registry
 from gridloop_common.reporter_tokens import TOKEN_HEADER, ReporterTokens
 from gridloop_intake.bootstrap import IntakeDeps
 from gridloop_intake.channels import chat_group, hotline, native, patrol
-from gridloop_intake.reporting import Outcome, fingerprint
+from gridloop_intake.reporting import Outcome
 from gridloop_intake.submission import Submission
 
 Deps = Annotated[IntakeDeps, Depends(app_deps)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="Retrying with the same key returns the first answer and creates nothing.",
-    ),
-]
 ReporterToken = Annotated[
     str | None,
     Header(alias=TOKEN_HEADER, max_length=64, description="The token of the 202 answer"),
@@ -134,12 +127,12 @@ async def accept(
         submission,
         scope=scope,
         idempotency_key=idempotency_key,
-        request_fingerprint=fingerprint(scope, await request.body()),
+        request_fingerprint=request_fingerprint(scope, await request.body()),
     )
 
 
 def accepted(outcome: Outcome, tokens: ReporterTokens) -> JSONResponse:
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    headers = {REPLAYED_HEADER: "true"} if outcome.replayed else {}
     return JSONResponse(outcome_body(outcome, tokens), status_code=202, headers=headers)
 
 

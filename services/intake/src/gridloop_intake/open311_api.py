@@ -8,7 +8,8 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from gridloop_intake.api import Deps, IdempotencyKey, accept, client_address
+from gridloop_common.idempotency import REPLAYED_HEADER, IdempotencyKey
+from gridloop_intake.api import Deps, accept, client_address
 from gridloop_intake.channels import open311
 from gridloop_intake.errors import open311_error, open311_errors
 from gridloop_intake.repository import OPEN311_FIELDS
@@ -157,7 +158,7 @@ async def create_request(
     notice = open311.service_notice(outcome.category_code)
     if outcome.linked_to:
         notice = open311.linked_notice(outcome.linked_to)
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    headers = {REPLAYED_HEADER: "true"} if outcome.replayed else {}
     body = [
         {
             "service_request_id": outcome.report_id,

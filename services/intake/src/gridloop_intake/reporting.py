@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,12 @@ import structlog
 from gridloop_common.clock import Clock
 from gridloop_common.contracts import Message, ReplyAddress, ReportLinked, ReportReceived
 from gridloop_common.envelope import derived_id
+from gridloop_common.idempotency import (
+    IDEMPOTENCY_HEADER,
+    KEY_REUSED,
+    KEY_REUSED_DETAIL,
+    id_for_key,
+)
 from gridloop_common.messaging import envelope
 from gridloop_common.outbox import RelayNow
 from gridloop_intake.candidates import DUPLICATE_KEY, duplicate_key
@@ -49,15 +54,11 @@ class Outcome:
         )
 
 
-def fingerprint(scope: str, body: bytes) -> str:
-    return hashlib.sha256(scope.encode() + b"\0" + body).hexdigest()
-
-
 def new_report_id(scope: str, idempotency_key: str | None) -> str:
     if idempotency_key:
         # The same key on the same endpoint always names the same report, so a retry that
         # races the first attempt collides on the primary key instead of creating a second.
-        return "R-" + derived_id("report", scope, idempotency_key).replace("-", "")[:16]
+        return id_for_key("R-", "report", scope, idempotency_key, 16)
     return "R-" + uuid.uuid4().hex[:16]
 
 
@@ -129,12 +130,9 @@ class ReportDesk:
         if stored is None:
             return None
         if stored.get("request_fingerprint") != request_fingerprint:
+            # The shared rule, in intake's error shape (Open311 clients get theirs).
             raise SubmissionRejected(
-                Problem(
-                    "Idempotency-Key",
-                    "this key was already used for a different request to this endpoint",
-                ),
-                code="idempotency_key_reused",
+                Problem(IDEMPOTENCY_HEADER, KEY_REUSED_DETAIL), code=KEY_REUSED
             )
         return Outcome.from_document(stored, replayed=True)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -15,23 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from gridloop_common.api_keys import API_KEY_HEADER, require_staff
 from gridloop_common.http import app_deps, problem
 from gridloop_common.http_errors import error_body
+from gridloop_common.idempotency import REPLAYED_HEADER, IdempotencyKey, request_fingerprint
 from gridloop_common.mongo import Document
 from gridloop_common.registry import UnknownAreaError
 from gridloop_notify import notices as notice_rules
 from gridloop_notify.audience import Audience, townships
 from gridloop_notify.bootstrap import NotifyDeps
 from gridloop_notify.delivery import DELIVERED, FAILED, SKIPPED
-from gridloop_notify.desk import IdempotencyKeyReused
 
 Deps = Annotated[NotifyDeps, Depends(app_deps)]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=200,
-        description="Retrying with the same key returns the first answer and sends nothing new.",
-    ),
-]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 ChannelName = Literal["chat_group", "sms", "email", "webhook"]
 
@@ -96,10 +87,6 @@ ACCEPTED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def fingerprint(scope: str, body: bytes) -> str:
-    return hashlib.sha256(scope.encode() + b"\0" + body).hexdigest()
-
-
 def invalid(code: str, detail: str, field: str, reason: str) -> JSONResponse:
     return JSONResponse(
         error_body(code, detail, [{"field": field, "reason": reason}]), status_code=422
@@ -148,20 +135,12 @@ async def create_notice(
         channels=channels,
         segments=segments,
     )
-    try:
-        stored, replayed = await deps.desk.submit_later(
-            draft, fingerprint(scope, await request.body())
-        )
-    except IdempotencyKeyReused:
-        return invalid(
-            "idempotency_key_reused",
-            "this key was already used for a different request to this endpoint",
-            "Idempotency-Key",
-            "use a new key for a new notice",
-        )
+    stored, replayed = await deps.desk.submit_later(
+        draft, request_fingerprint(scope, await request.body())
+    )
     headers = {"Location": f"/v1/notices/{identifier}"}
     if replayed:
-        headers["Idempotent-Replayed"] = "true"
+        headers[REPLAYED_HEADER] = "true"
     return JSONResponse(
         {
             "notice_id": identifier,

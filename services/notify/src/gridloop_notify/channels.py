@@ -15,11 +15,11 @@ import aiosmtplib
 import httpx
 
 from gridloop_common.clock import Clock
+from gridloop_common.idempotency import IDEMPOTENCY_HEADER
 from gridloop_notify.delivery import Outcome, http_outcome
 from gridloop_notify.signing import SIGNATURE_HEADER, signature
 
 USER_AGENT = "gridloop-notify/0.1"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @dataclass(frozen=True)

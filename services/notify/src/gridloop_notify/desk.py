@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import structlog
 
 from gridloop_common.clock import Clock
+from gridloop_common.idempotency import IdempotencyKeyReused
 from gridloop_common.mongo import Document
 from gridloop_notify.alerts import Filters, hears_notice
 from gridloop_notify.expansion import Expander
@@ -14,10 +15,6 @@ from gridloop_notify.notices import NoticeDraft, Subscriber
 from gridloop_notify.repository import NoticeRepository, SubscriptionRepository
 
 log = structlog.stdlib.get_logger("gridloop.notify")
-
-
-class IdempotencyKeyReused(Exception):
-    """The key names an earlier request with another body."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ class NoticeDesk:
             raise RuntimeError(f"notice {draft.notice_id} vanished")
         if not created:
             if stored.get("request_fingerprint") != request_fingerprint:
-                raise IdempotencyKeyReused(draft.notice_id)
+                raise IdempotencyKeyReused
             return stored, True
         log.info(
             "notice_created",

@@ -17,6 +17,7 @@ from gridloop_common.contracts import (
     SlaWarning,
 )
 from gridloop_common.envelope import derived_id
+from gridloop_common.idempotency import id_for_key
 from gridloop_common.registry import Registry
 from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_notify import texts
@@ -394,5 +395,5 @@ def new_broadcast_id(scope: str, idempotency_key: str | None, fallback: str) -> 
     """With a key, the same key on the same endpoint always names the same notice, so a retry
     that races the first request collides on the primary key instead of creating a second."""
     if idempotency_key:
-        return "N-" + derived_id("notice", scope, idempotency_key).replace("-", "")[:20]
+        return id_for_key("N-", "notice", scope, idempotency_key, 20)
     return "N-" + fallback

@@ -13,18 +13,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from gridloop_common.catalogue import CATEGORIES_BY_CODE, DEPARTMENTS_BY_CODE
-from gridloop_common.envelope import derived_id
 from gridloop_common.http import problem
 from gridloop_common.http_errors import error_body
+from gridloop_common.idempotency import (
+    REPLAYED_HEADER,
+    IdempotencyKey,
+    IdempotencyKeyReused,
+    id_for_key,
+    request_fingerprint,
+)
 from gridloop_common.mongo import Document
 from gridloop_notify.alerts import SUBSCRIBABLE, Filters, inapplicable_filters
-from gridloop_notify.api import (
-    STAFF_ONLY,
-    Deps,
-    IdempotencyKey,
-    authenticated_staff,
-    fingerprint,
-)
+from gridloop_notify.api import STAFF_ONLY, Deps, authenticated_staff
 from gridloop_notify.settings import http_url
 
 router = APIRouter(
@@ -175,7 +175,7 @@ async def create_subscription(
         )
     scope = request.url.path
     identifier = (
-        "S-" + derived_id("subscription", scope, idempotency_key).replace("-", "")[:16]
+        id_for_key("S-", "subscription", scope, idempotency_key, 16)
         if idempotency_key
         else "S-" + uuid.uuid4().hex[:16]
     )
@@ -187,7 +187,7 @@ async def create_subscription(
         generated = body.endpoint.secret is None
     else:
         endpoint = {"kind": "email", "address": body.endpoint.address}
-    request_fingerprint = fingerprint(scope, await request.body())
+    fingerprint = request_fingerprint(scope, await request.body())
     document: Document = {
         "_id": identifier,
         "name": body.name,
@@ -202,22 +202,15 @@ async def create_subscription(
         "secret": secret,
         "secret_generated": generated,
         "created_at": deps.clock.now(),
-        "request_fingerprint": request_fingerprint,
+        "request_fingerprint": fingerprint,
     }
     headers = {"Location": f"/v1/subscriptions/{identifier}"}
     if not await deps.subscriptions.insert(document):
         stored = await deps.subscriptions.get(identifier)
-        if stored is None or stored.get("request_fingerprint") != request_fingerprint:
-            return JSONResponse(
-                error_body(
-                    "idempotency_key_reused",
-                    "this key was already used for a different request to this endpoint",
-                    [{"field": "Idempotency-Key", "reason": "use a new key"}],
-                ),
-                status_code=422,
-            )
+        if stored is None or stored.get("request_fingerprint") != fingerprint:
+            raise IdempotencyKeyReused
         document = stored
-        headers["Idempotent-Replayed"] = "true"
+        headers[REPLAYED_HEADER] = "true"
     return JSONResponse(
         jsonable_encoder(view(document, with_secret=True).model_dump(exclude_none=True)),
         status_code=201,
