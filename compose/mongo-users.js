@@ -1,8 +1,9 @@
 // One MongoDB user per gridloop service, with readWrite on its own database only (a service owns
-// its database and no other reads it: DESIGN.md, "Storage"). The mongo image runs this once, as
-// the root user, on the first start of an empty volume (/docker-entrypoint-initdb.d); a volume
-// made before keeps the users it has. Passwords come from the mongo container's environment,
-// the same variables each service's MONGODB_URL is built from in docker-compose.yml.
+// its database and no other reads it: docs/architecture.md, "Storage"). The mongo image runs
+// this once, as the root user, on the first start of an empty volume
+// (/docker-entrypoint-initdb.d); a volume made before keeps the users it has. Passwords come from
+// the mongo container's environment, the same variables each service's MONGODB_URL is built from
+// in docker-compose.yml.
 const services = ["intake", "dispatch", "sla-monitor", "scoring", "notify"];
 const admin = db.getSiblingDB("admin");
 for (const service of services) {

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-# The seed: a department accepts within 8 hours and finishes "within the time stipulated for the
-# category"; neighbouring Xuancheng keeps 264 subclasses, each with its own limit. These limits are
-# ours, in five bands: 24 h for danger to life or a cut utility, 72 h for ordinary nuisances,
-# 120 h and 168 h for work needing inspection or a third party, 360 h for construction-type work.
+# The article (docs/domain.md): a department accepts within 8 hours and finishes "within the
+# stipulated time", with no number. These limits are ours (the design brief's figure of 264
+# subclasses in neighbouring Xuancheng, each with a limit, is not the article's), in five
+# bands: 24 h for danger to life or a cut utility, 72 h for ordinary nuisances, 120 h and
+# 168 h for work needing inspection or a third party, 360 h for construction-type work.
 
 DepartmentKind = Literal["city_unit", "township"]
 

@@ -129,7 +129,7 @@ class Fact:
             "received_at": self.received_at,
             "entities": list(self.entities),
             # Stored time buckets: a period is an equality match, and a sharded cluster can
-            # key on bucket + entity (DESIGN.md, scaling out).
+            # key on bucket + entity (docs/architecture.md, "Scaling out").
             **period_keys(self.occurred_at),
         }
         optional = {

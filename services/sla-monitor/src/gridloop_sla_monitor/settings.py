@@ -24,7 +24,7 @@ class SlaMonitorSettings(StaffKeySettings):
     sla_scan_batch: int = Field(default=200, ge=1, le=10_000)
     # Clocks fired at once (each is one conditional update plus its relay).
     sla_fire_concurrency: int = Field(default=16, ge=1, le=256)
-    # DESIGN.md: a department must accept within 8 hours. Dispatch stamps `accept_by` with the
+    # docs/domain.md: a department must accept within 8 hours. Dispatch stamps `accept_by` with the
     # same setting; sla-monitor counts the stamped window and falls back to this one only when a
     # stamp is unusable (not after the dispatch).
     sla_accept_window_seconds: float = Field(default=28_800, gt=0)

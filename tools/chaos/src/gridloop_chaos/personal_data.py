@@ -2,10 +2,11 @@
 
 A report carries its resident's phone number and name (and sometimes an ID-card number the
 caller dictated); they belong in intake's contact store and in the messages that must carry
-them, never in a log line, a metric label or the reason a message was parked (DESIGN.md,
-"Personal data"). After a run under faults, when every error path has been taken, every such
-text is searched for any mainland mobile number, any 18-character resident ID and every name
-the simulated residents gave. A finding names the place and the kind, never the value.
+them, never in a log line, a metric label or the reason a message was parked
+(docs/architecture.md, "Personal data"). After a run under faults, when every error path has
+been taken, every such text is searched for any mainland mobile number, any 18-character
+resident ID and every name the simulated residents gave. A finding names the place and the
+kind, never the value.
 """
 
 from __future__ import annotations

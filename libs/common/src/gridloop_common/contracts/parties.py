@@ -46,7 +46,7 @@ from gridloop_common.contracts.watermarks import DispatchWatermark
 
 DEPARTMENT = "department"  # the outside party: a city department's own system
 
-# Who publishes each contract (DESIGN.md, "Services"). A new contract must be added here.
+# Who publishes each contract (docs/architecture.md, "Services"). Add a new contract here.
 PUBLISHERS: dict[type[Message], str] = {
     ReportReceived: "intake",
     ReportLinked: "intake",

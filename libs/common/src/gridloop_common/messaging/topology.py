@@ -1,4 +1,4 @@
-"""Exchanges and queues of DESIGN.md, declared idempotently with explicit arguments.
+"""Exchanges and queues of docs/architecture.md, declared idempotently with explicit arguments.
 
 Arguments are spelled out (delivery limit, dead-letter strategy) because RabbitMQ 3.10 and 4.x
 have different defaults, and a queue redeclared with other arguments is a channel error.

@@ -1,5 +1,6 @@
-"""Chooses real infrastructure for tests and `make up`, in DESIGN.md's order, never a mock.
+"""Chooses real infrastructure for tests and `make up`, never a mock.
 
+In the order of docs/architecture.md, "Running and testing":
 1. `RABBITMQ_URL` / `MONGODB_URL` from the environment;
 2. testcontainers, when a Docker engine answers;
 3. local servers: the RabbitMQ on 127.0.0.1:5672 and the MongoDB-wire stand-in, started here.

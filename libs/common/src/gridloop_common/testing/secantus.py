@@ -72,7 +72,7 @@ def start_stand_in(
             [
                 command,
                 *("--host", "127.0.0.1", "--port", str(port), "--storage-path", str(directory)),
-                # A standalone server, as compose runs MongoDB (DESIGN.md: no replica set): no
+                # A standalone server, as compose runs MongoDB (docs/architecture.md, "Storage"): no
                 # oplog is written, which the stand-in otherwise does for every changed document
                 # (nothing here reads one: no change streams, no transactions).
                 "--standalone",
