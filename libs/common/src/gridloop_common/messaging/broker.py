@@ -43,6 +43,11 @@ class ServiceBroker:
         self._connection = connection
         self.publisher = publisher
         self._inbox: Inbox | None = None
+        self._up = True
+        self._when_lost: list[Callable[[str | None], None]] = []
+        self._when_restored: list[Callable[[], None]] = []
+        connection.close_callbacks.add(self._closed)
+        connection.reconnect_callbacks.add(self._reconnected)
 
     @classmethod
     async def connect(
@@ -85,14 +90,24 @@ class ServiceBroker:
         return self._inbox
 
     def on_lost(self, callback: Callable[[str | None], None]) -> None:
-        """`callback(reason)` whenever the connection is lost (it is then being restored)."""
-        self._connection.close_callbacks.add(
-            lambda _connection, reason=None: callback(str(reason)[:200] if reason else None)
-        )
+        """`callback(reason)` when the connection is lost (it is then being restored)."""
+        self._when_lost.append(callback)
 
     def on_restored(self, callback: Callable[[], None]) -> None:
         """`callback()` once the robust connection has restored its channels and consumers."""
-        self._connection.reconnect_callbacks.add(lambda *_: callback())
+        self._when_restored.append(callback)
+
+    def _closed(self, _connection: object, reason: object = None) -> None:
+        # Once per loss: aio-pika also reports every failed attempt to reconnect as a close.
+        if self._up:
+            self._up = False
+            for callback in self._when_lost:
+                callback(str(reason)[:200] if reason else None)
+
+    def _reconnected(self, *_: object) -> None:
+        self._up = True
+        for callback in self._when_restored:
+            callback()
 
     @property
     def is_open(self) -> bool:
