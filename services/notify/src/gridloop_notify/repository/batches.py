@@ -1,0 +1,168 @@
+"""Delivery batches: stored at expansion, then claimed, flushed and released by workers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+
+from pymongo.errors import BulkWriteError
+
+from gridloop_common.mongo import Collection, Document
+from gridloop_notify.delivery import (
+    PENDING,
+    RECORD_ONLY,
+    BatchDraft,
+    Counts,
+    Entry,
+    count,
+)
+from gridloop_notify.delivery import (
+    batch_id as batch_id_of,
+)
+
+_DUPLICATE_KEY = 11000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _only_duplicates(error: BulkWriteError) -> bool:
+    return all(e.get("code") == _DUPLICATE_KEY for e in error.details.get("writeErrors", []))
+
+
+# --- batches ---
+
+
+def batch_document(draft: BatchDraft, now: datetime) -> Document:
+    counts = count(draft.entries)
+    document: Document = {
+        "_id": draft.batch_id,
+        "notice_id": draft.notice_id,
+        "k": draft.k,
+        "channel": draft.channel,
+        "lane": draft.lane,
+        "first_seq": draft.first_seq,
+        "size": len(draft.entries),
+        "entries": list(draft.entries),
+        "counts": counts.as_dict(),
+        "open": counts.pending > 0 and draft.channel != RECORD_ONLY,
+        "created_at": now,
+    }
+    if document["open"]:
+        document["due_at"] = now
+    return document
+
+
+class BatchRepository:
+    def __init__(self, batches: Collection) -> None:
+        self.batches = batches
+
+    async def insert(self, drafts: Sequence[BatchDraft], now: datetime) -> int:
+        """Store batches; ones already stored (an expansion run again) are left as they are."""
+        if not drafts:
+            return 0
+        try:
+            result = await self.batches.insert_many(
+                [batch_document(d, now) for d in drafts], ordered=False
+            )
+        except BulkWriteError as error:
+            if not _only_duplicates(error):
+                raise
+            return int(error.details.get("nInserted", 0))
+        return len(result.inserted_ids)
+
+    async def due(self, lane: int, now: datetime, limit: int) -> list[str]:
+        # The lower bound changes no result (every due_at is later) but keeps the scan off the
+        # closed batches, whose missing due_at the stand-in indexes as null, below any date, and
+        # decodes whole: 900 closed batches in a lane made one poll 217 ms instead of 2 ms.
+        cursor = self.batches.find(
+            {"lane": lane, "due_at": {"$gte": _EPOCH, "$lte": now}}, {"_id": 1}
+        )
+        return [d["_id"] async for d in cursor.limit(limit)]
+
+    async def claim(
+        self, batch_id: str, token: str, now: datetime, until: datetime
+    ) -> Document | None:
+        """Take a due batch (or one whose worker's lease ran out) for this worker alone."""
+        result = await self.batches.update_one(
+            {"_id": batch_id, "due_at": {"$lte": now}},
+            {"$set": {"owner": token, "due_at": until}},
+        )
+        if result.modified_count != 1:
+            return None
+        return await self.batches.find_one({"_id": batch_id, "owner": token})
+
+    async def flush(
+        self, batch_id: str, token: str, entries: Sequence[Entry], counts: Counts, until: datetime
+    ) -> bool:
+        """Store outcomes so far and renew the lease; False when another worker took over."""
+        result = await self.batches.update_one(
+            {"_id": batch_id, "owner": token},
+            {"$set": {"entries": list(entries), "counts": counts.as_dict(), "due_at": until}},
+        )
+        return result.matched_count == 1
+
+    async def release(
+        self,
+        batch_id: str,
+        token: str,
+        entries: Sequence[Entry],
+        counts: Counts,
+        due_at: datetime | None,
+    ) -> bool:
+        """Store outcomes and give the batch back: due again at its next retry, or closed."""
+        update: Document = {
+            "$set": {
+                "entries": list(entries),
+                "counts": counts.as_dict(),
+                "open": due_at is not None,
+            },
+            "$unset": {"owner": ""},
+        }
+        if due_at is None:
+            update["$unset"]["due_at"] = ""
+        else:
+            update["$set"]["due_at"] = due_at
+        result = await self.batches.update_one({"_id": batch_id, "owner": token}, update)
+        return result.matched_count == 1
+
+    async def page(self, notice_id: str, first: int, last: int, batch_size: int) -> list[Document]:
+        """Batches holding seqs first..last: a narrow range on (notice_id, first_seq)."""
+        cursor = self.batches.find(
+            {"notice_id": notice_id, "first_seq": {"$gt": first - batch_size, "$lte": last}},
+            {"owner": 0},
+        ).sort("first_seq", 1)
+        return [document async for document in cursor]
+
+    async def open_but_settled(self, notice_id: str, limit: int = 100) -> list[str]:
+        """Open batches whose stored deliveries are all settled: sent, yet never given back."""
+        cursor = self.batches.find({"notice_id": notice_id, "open": True}, {"counts": 1}).limit(
+            limit
+        )
+        return [d["_id"] async for d in cursor if (d.get("counts") or {}).get(PENDING, 1) == 0]
+
+    async def close_settled(self, batch_id: str) -> bool:
+        """Close a batch with nothing pending, whoever holds it: its holder's next flush or
+        release finds it gone and stops. True for the one caller that closed it."""
+        result = await self.batches.update_one(
+            {"_id": batch_id, "open": True, f"counts.{PENDING}": 0},
+            {"$set": {"open": False}, "$unset": {"owner": "", "due_at": ""}},
+        )
+        return result.modified_count == 1
+
+    async def any_open(self, notice_id: str) -> bool:
+        found = await self.batches.find_one({"notice_id": notice_id, "open": True}, {"_id": 1})
+        return found is not None
+
+    async def open_to(self, recipient_id: str) -> bool:
+        """Whether a batch still being delivered lists this recipient (a scan: see erasure)."""
+        found = await self.batches.find_one(
+            {"open": True, "entries.recipient_id": recipient_id}, {"_id": 1}
+        )
+        return found is not None
+
+    async def tally(self, notice_id: str, batches_total: int) -> AsyncIterator[Document]:
+        """Every batch's channel and counts, fifty batches (primary-key lookups) at a time."""
+        for start in range(0, batches_total, 50):
+            ids = [batch_id_of(notice_id, k) for k in range(start, min(start + 50, batches_total))]
+            cursor = self.batches.find({"_id": {"$in": ids}}, {"channel": 1, "counts": 1})
+            async for document in cursor:
+                yield document
