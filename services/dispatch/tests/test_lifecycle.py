@@ -34,6 +34,7 @@ from gridloop_dispatch.lifecycle import (
     Outcome,
     Policy,
     Refusal,
+    Via,
     apply_reply,
     open_case,
 )
@@ -61,7 +62,7 @@ AREA = Area(
 _counter = iter(range(1, 1_000_000))
 
 
-def act(who: str = "dispatch", minutes: float = 0, via: str = "amqp") -> Act:
+def act(who: str = "dispatch", minutes: float = 0, via: Via = "amqp") -> Act:
     return Act(NOW + timedelta(minutes=minutes), who, f"cause-{next(_counter)}", via)
 
 
@@ -241,7 +242,7 @@ def test_an_illegal_transition_is_refused_with_what_was_allowed() -> None:
     order = case.orders[0]
     done = CompleteOrder(order_id=order.order_id, department="city-mgmt", result="x")
     refusal = refused(reply(case, done))
-    assert (refusal.status, refusal.code) == (409, "illegal_transition")
+    assert (refusal.kind, refusal.code) == ("conflict", "illegal_transition")
     assert refusal.extra["allowed_from"] == ["accepted", "in_progress"]
     again = refused(
         reply(accepted(case), AcceptOrder(order_id=order.order_id, department="city-mgmt"))
@@ -253,7 +254,7 @@ def test_a_reply_about_another_departments_order_is_refused_and_recorded() -> No
     case = opened().case
     order = case.orders[0]
     refusal = refused(reply(case, AcceptOrder(order_id=order.order_id, department="water")))
-    assert (refusal.status, refusal.code) == (403, "not_your_order")
+    assert (refusal.kind, refusal.code) == ("forbidden", "not_your_order")
     assert refusal.record is not None
     assert refusal.record.case == case, "nothing moves"
     [(_, event)] = refusal.record.messages
@@ -264,7 +265,10 @@ def test_a_reply_about_another_departments_order_is_refused_and_recorded() -> No
 
 def test_an_unknown_order_is_not_found() -> None:
     case = opened().case
-    assert refused(reply(case, AcceptOrder(order_id="O-x", department="city-mgmt"))).status == 404
+    assert (
+        refused(reply(case, AcceptOrder(order_id="O-x", department="city-mgmt"))).kind
+        == "not_found"
+    )
 
 
 # --- rejection, re-dispatch, fallback, flag --------------------------------------------------
@@ -472,7 +476,7 @@ def test_feedback_before_completion_is_refused() -> None:
     refusal = refused(
         lifecycle.feedback(opened().case, satisfied=True, comment=None, policy=POLICY, act=act())
     )
-    assert (refusal.status, refusal.extra["allowed_from"]) == (409, ["completed"])
+    assert (refusal.kind, refusal.extra["allowed_from"]) == ("conflict", ["completed"])
 
 
 # --- joint action ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from gridloop_common.idempotency import IdempotencyKey, request_fingerprint
 from gridloop_common.messaging import department_queue
 from gridloop_common.reporter_tokens import TOKEN_HEADER
 from gridloop_dispatch.bootstrap import DispatchDeps
-from gridloop_dispatch.lifecycle import Refusal
+from gridloop_dispatch.lifecycle import Refusal, RefusalKind
 from gridloop_dispatch.model import CASE_STATUSES, Case, case_document
 from gridloop_dispatch.repository import CaseQuery
 from gridloop_dispatch.service import Cause, Result
@@ -130,9 +130,19 @@ def case_body(case: Case) -> dict[str, Any]:
     return document
 
 
+# Each kind of refusal as HTTP answers it (the state machine knows nothing of HTTP).
+HTTP_STATUS: dict[RefusalKind, int] = {
+    "not_found": 404,
+    "invalid": 422,
+    "conflict": 409,
+    "forbidden": 403,
+}
+
+
 def respond(result: Result) -> JSONResponse:
     if isinstance(result, Refusal):
-        return problem(result.status, result.code, result.detail, **jsonable_encoder(result.extra))
+        status = HTTP_STATUS[result.kind]
+        return problem(status, result.code, result.detail, **jsonable_encoder(result.extra))
     body = {**case_body(result.case), "repeated": result.repeated}
     return JSONResponse(jsonable_encoder(body))
 

@@ -22,7 +22,7 @@ from gridloop_common.outbox import RelayNow
 from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_dispatch import lifecycle
 from gridloop_dispatch.areas import Area, AreaDirectory
-from gridloop_dispatch.lifecycle import Act, Change, Outcome, Policy, Refusal
+from gridloop_dispatch.lifecycle import Act, Change, Outcome, Policy, Refusal, Via
 from gridloop_dispatch.model import Case
 from gridloop_dispatch.repository import CaseRepository, RuleBook
 from gridloop_dispatch.routing import RoutingRule, candidate_rule_ids, route
@@ -93,10 +93,10 @@ class DispatchService:
 
     # --- department replies -----------------------------------------------------------------
 
-    async def reply(self, reply: OrderReply, sender: str, cause: Cause, via: str) -> Result:
+    async def reply(self, reply: OrderReply, sender: str, cause: Cause, via: Via) -> Result:
         case_id = await self.cases.case_id_of_order(reply.order_id)
         if case_id is None:
-            return Refusal(404, "order_not_found", f"no order {reply.order_id}")
+            return Refusal("not_found", "order_not_found", f"no order {reply.order_id}")
         return await self._apply(
             case_id,
             cause,
@@ -122,7 +122,7 @@ class DispatchService:
         area: Area | None = None
         if grid_id is not None:
             if not self.areas.knows_grid(grid_id):
-                return Refusal(422, "unknown_grid", f"no grid {grid_id} in the registry")
+                return Refusal("invalid", "unknown_grid", f"no grid {grid_id} in the registry")
             area = self.areas.area(grid_id)
         current = await self.cases.load(case_id)
         if current is None:
@@ -235,7 +235,7 @@ class DispatchService:
     ) -> Result:
         case_id = await self.cases.case_id_of_order(order_id)
         if case_id is None:
-            return Refusal(404, "order_not_found", f"no order {order_id}")
+            return Refusal("not_found", "order_not_found", f"no order {order_id}")
         return await self._apply(
             case_id,
             cause,
@@ -269,7 +269,7 @@ class DispatchService:
                 case.report_id, reporter_token
             ):
                 return Refusal(
-                    403,
+                    "forbidden",
                     "wrong_reporter_token",
                     "the token is not the one given to this case's reporter",
                 )
@@ -291,7 +291,7 @@ class DispatchService:
         case_id: str,
         cause: Cause,
         who: str,
-        via: str,
+        via: Via,
         decide: Callable[[Case, Act], Outcome],
     ) -> Result:
         """Read, decide, write if the case is unchanged since the read; else read again."""
@@ -358,12 +358,12 @@ class DispatchService:
 
 
 def _no_case(case_id: str) -> Refusal:
-    return Refusal(404, "case_not_found", f"no case {case_id}")
+    return Refusal("not_found", "case_not_found", f"no case {case_id}")
 
 
 def _key_reused() -> Refusal:
     return Refusal(
-        422,
+        "invalid",
         KEY_REUSED,
         KEY_REUSED_DETAIL,
         {"errors": [{"field": IDEMPOTENCY_HEADER, "reason": KEY_REUSED_REASON}]},

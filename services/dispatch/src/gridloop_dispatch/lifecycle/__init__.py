@@ -27,6 +27,8 @@ from gridloop_dispatch.lifecycle.core import (
     Outcome,
     Policy,
     Refusal,
+    RefusalKind,
+    Via,
     derive_status,
 )
 from gridloop_dispatch.lifecycle.dispatching import open_case
@@ -39,6 +41,8 @@ __all__ = [
     "Outcome",
     "Policy",
     "Refusal",
+    "RefusalKind",
+    "Via",
     "apply_reply",
     "decide_extension",
     "derive_status",

@@ -50,7 +50,9 @@ def _guard(case: Case, action: str) -> Refusal | None:
 def _unknown_departments(*codes: str) -> Refusal | None:
     unknown = [c for c in codes if c not in DEPARTMENTS_BY_CODE]
     if unknown:
-        return Refusal(422, "unknown_department", f"not in the catalogue: {', '.join(unknown)}")
+        return Refusal(
+            "invalid", "unknown_department", f"not in the catalogue: {', '.join(unknown)}"
+        )
     return None
 
 
@@ -72,15 +74,15 @@ def triage(
         return refused
     if not category_code and not department:
         return Refusal(
-            422, "choose_category_or_department", "give a category, a department, or both"
+            "invalid", "choose_category_or_department", "give a category, a department, or both"
         )
     if category_code and category_code not in CATEGORIES_BY_CODE:
-        return Refusal(422, "unknown_category", f"not in the catalogue: {category_code}")
+        return Refusal("invalid", "unknown_category", f"not in the catalogue: {category_code}")
     refused = _unknown_departments(*([department] if department else []), *cooperating)
     if refused:
         return refused
     if cooperating and not department:
-        return Refusal(422, "lead_required", "a joint action needs a lead department")
+        return Refusal("invalid", "lead_required", "a joint action needs a lead department")
     fixed = replace(case, category_code=category_code or case.category_code)
     if area is not None:
         fixed = replace(
@@ -99,7 +101,7 @@ def triage(
     else:
         decision = route_category(fixed.category_code, fixed.township_id, fixed.village_id, rules)
     if isinstance(decision, Triage):
-        return Refusal(422, "no_route", f"no unit for {fixed.category_code}")
+        return Refusal("invalid", "no_route", f"no unit for {fixed.category_code}")
     line = entry(
         act,
         "triaged",
@@ -132,11 +134,11 @@ def redispatch(
         rejected = [o for o in rejected if o.order_id == order_id]
         if not rejected:
             return Refusal(
-                409, "order_not_rejected", f"{order_id} is not a rejected order of this case"
+                "conflict", "order_not_rejected", f"{order_id} is not a rejected order of this case"
             )
     if len(rejected) != 1:
         return Refusal(
-            422,
+            "invalid",
             "order_id_required",
             "several shares were rejected: name the order to re-dispatch",
             {"rejected_orders": [o.order_id for o in rejected]},
@@ -145,14 +147,14 @@ def redispatch(
     share = [o for o in case.orders if o.round == case.round and o.slot == target.slot]
     if department in {o.department for o in share if o.status == "rejected"}:
         return Refusal(
-            409,
+            "conflict",
             "department_rejected_before",
             f"{department} already rejected this share of the case",
             {"department": department},
         )
     if department in {o.department for o in case.current_orders() if o.active}:
         return Refusal(
-            409,
+            "conflict",
             "department_already_assigned",
             f"{department} already holds an open order of this case",
             {"department": department},
@@ -187,10 +189,10 @@ def joint_action(
         return refused
     team = tuple(d for d in dict.fromkeys(cooperating) if d != lead)
     if not team:
-        return Refusal(422, "cooperating_required", "a joint action needs cooperating units")
+        return Refusal("invalid", "cooperating_required", "a joint action needs cooperating units")
     if any(o.active for o in case.current_orders()):
         return Refusal(
-            409,
+            "conflict",
             "orders_open",
             "orders of this case are still open: re-dispatch the rejected share instead",
         )
@@ -249,10 +251,12 @@ def decide_extension(
     """The center approves (moving complete-by) or refuses (keeping it) a pending request."""
     order = case.order(order_id)
     if order is None:
-        return Refusal(404, "order_not_found", f"no order {order_id}")
+        return Refusal("not_found", "order_not_found", f"no order {order_id}")
     request = order.pending_extension
     if request is None:
-        return Refusal(409, "no_pending_extension", f"order {order_id} has no pending request")
+        return Refusal(
+            "conflict", "no_pending_extension", f"order {order_id} has no pending request"
+        )
     if not order.active:
         return illegal("decide an extension", order.status, ["accepted", "in_progress"])
     if not approve:
@@ -265,7 +269,7 @@ def decide_extension(
     new_complete_by = complete_by or request.proposed_complete_by
     if new_complete_by <= order.complete_by:
         return Refusal(
-            422,
+            "invalid",
             "extension_not_later",
             "the approved complete-by is not later than the current one",
             {"complete_by": order.complete_by.isoformat()},
@@ -311,7 +315,7 @@ def feedback(
         return refused
     closing = case.lead()
     if closing is None:
-        return Refusal(409, "no_closing_order", "the case has no lead or sole order")
+        return Refusal("conflict", "no_closing_order", "the case has no lead or sole order")
     if satisfied or case.reopens >= policy.max_reopens:
         closed = replace(case, status="closed", satisfied=satisfied, closed_at=act.at)
         event = CaseClosed(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from gridloop_common.contracts import Message
 from gridloop_dispatch.model import Case, CaseStatus, OrderStatus
@@ -47,6 +47,10 @@ class Policy:
     local_first_categories: frozenset[str] = frozenset()
 
 
+# How an act reached dispatch: a broker message, an HTTP request, or dispatch's own rules.
+Via = Literal["amqp", "http", "rule"]
+
+
 @dataclass(frozen=True)
 class Act:
     """Who does something, when, through which channel, and the id that makes it idempotent."""
@@ -54,7 +58,7 @@ class Act:
     at: datetime
     who: str
     cause_id: str
-    via: str  # "amqp", "http" or "rule"
+    via: Via
 
 
 @dataclass(frozen=True)
@@ -65,9 +69,13 @@ class Change:
     messages: tuple[tuple[str, Message], ...] = ()
 
 
+# What sort of refusal: the API answers each with its HTTP status, the AMQP handler parks it.
+RefusalKind = Literal["not_found", "invalid", "conflict", "forbidden"]
+
+
 @dataclass(frozen=True)
 class Refusal:
-    status: int  # the HTTP status the refusal maps to
+    kind: RefusalKind
     code: str
     detail: str
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -84,7 +92,7 @@ Outcome = Change | Refusal
 
 def illegal(action: str, status: str, allowed: Sequence[str], **extra: Any) -> Refusal:
     return Refusal(
-        409,
+        "conflict",
         "illegal_transition",
         f"cannot {action} from {status}",
         {"action": action, "current_status": status, "allowed_from": sorted(allowed), **extra},

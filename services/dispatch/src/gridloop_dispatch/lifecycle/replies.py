@@ -39,7 +39,7 @@ def apply_reply(case: Case, reply: OrderReply, sender: str, policy: Policy, act:
     """A department's reply about one of its orders, from whichever channel it came."""
     order = case.order(reply.order_id)
     if order is None:
-        return Refusal(404, "order_not_found", f"no order {reply.order_id}")
+        return Refusal("not_found", "order_not_found", f"no order {reply.order_id}")
     if order.department != sender:
         return _refuse_foreign_reply(case, order, reply, sender, act)
     allowed = ORDER_MOVES[reply.ACTION]
@@ -55,7 +55,7 @@ def apply_reply(case: Case, reply: OrderReply, sender: str, policy: Policy, act:
         return _complete(case, order, reply, act)
     if isinstance(reply, RequestExtension):
         return _request_extension(case, order, reply, act)
-    return Refusal(422, "unknown_reply", f"no rule for {type(reply).__name__}")
+    return Refusal("invalid", "unknown_reply", f"no rule for {type(reply).__name__}")
 
 
 def _refuse_foreign_reply(
@@ -83,7 +83,7 @@ def _refuse_foreign_reply(
         (line,),
         ((derived_id("case-reply-refused", order.order_id, act.cause_id), event),),
     )
-    return Refusal(403, "not_your_order", detail, {"order_id": order.order_id}, record)
+    return Refusal("forbidden", "not_your_order", detail, {"order_id": order.order_id}, record)
 
 
 def moved(case: Case, order: Order) -> Case:
@@ -112,7 +112,7 @@ def _accept(case: Case, order: Order, reply: AcceptOrder, act: Act) -> Change:
 def _reject(case: Case, order: Order, reply: RejectOrder, policy: Policy, act: Act) -> Outcome:
     if order.fallback:
         return Refusal(
-            409,
+            "conflict",
             "fallback_owner_cannot_reject",
             f"{order.department} holds this case as the grid's fallback owner; ask the center "
             "for a joint action or an extension instead",
@@ -231,7 +231,7 @@ def _complete(case: Case, order: Order, reply: CompleteOrder, act: Act) -> Outco
         ]
         if still_open:
             return Refusal(
-                409,
+                "conflict",
                 "cooperating_orders_open",
                 "the lead completes a joint action after every cooperating unit has",
                 {
@@ -287,14 +287,14 @@ def _request_extension(case: Case, order: Order, reply: RequestExtension, act: A
         return Change(case, (moot,))
     if order.pending_extension is not None:
         return Refusal(
-            409,
+            "conflict",
             "extension_pending",
             "an extension request for this order already waits for the center",
             {"order_id": order.order_id},
         )
     if reply.proposed_complete_by <= order.complete_by:
         return Refusal(
-            422,
+            "invalid",
             "extension_not_later",
             "the proposed complete-by is not later than the current one",
             {"order_id": order.order_id, "complete_by": order.complete_by.isoformat()},
