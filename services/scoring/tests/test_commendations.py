@@ -7,6 +7,7 @@ from typing import Any
 
 from gridloop_scoring.commendations import excellent_cases, top_performers
 from gridloop_scoring.orders import fold_order
+from gridloop_scoring.repository import HandledCount
 
 START = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
 
@@ -40,13 +41,13 @@ def test_the_fastest_against_its_own_limit_comes_first_and_unhappy_cases_never()
 
 
 def test_top_performers_share_the_last_place_and_nobody_idle_is_commended() -> None:
-    def figures(entity_id: str, handled: int) -> dict[str, Any]:
-        return {"entity_id": entity_id, "counts": {"handled": handled}}
-
-    performers = top_performers(
-        {"department": [figures("a", 9), figures("b", 7), figures("c", 7), figures("d", 0)]},
-        limit=2,
-    )
+    counts = [
+        HandledCount("a", 9),
+        HandledCount("b", 7),
+        HandledCount("c", 7),
+        HandledCount("d", 0),
+    ]
+    performers = top_performers({"department": counts}, limit=2)
     assert [(p.entity_id, p.rank, p.value) for p in performers] == [
         ("a", 1, 9),
         ("b", 2, 7),

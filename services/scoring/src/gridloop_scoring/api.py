@@ -175,18 +175,18 @@ async def grades(deps: Deps, period: PeriodQuery, level: LevelQuery) -> Any:
 )
 async def closed_period(period: str, deps: Deps) -> Any:
     selected = period_param(period)
-    document = await deps.periods.get(selected.key)
-    if document is None:
+    record = await deps.periods.get(selected.key)
+    if record is None:
         return problem(404, "unknown_period", f"no figures in {selected.key} yet")
-    answer = {
+    answer: dict[str, Any] = {
         "period": selected.key,
-        "granularity": document["granularity"],
-        "closes_at": document["closes_at"].isoformat(),
-        "closed": document["closed"],
+        "granularity": record.period.granularity,
+        "closes_at": record.closes_at.isoformat(),
+        "closed": record.closed,
     }
-    if document.get("closed"):
-        answer["closed_at"] = document["closed_at"].isoformat()
-        answer["commendations"] = document.get("commendations")
+    if record.closed:
+        answer["closed_at"] = record.closed_at.isoformat() if record.closed_at else None
+        answer["commendations"] = record.commendations
     return answer
 
 

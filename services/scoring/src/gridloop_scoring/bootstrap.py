@@ -12,7 +12,6 @@ from gridloop_scoring import repository
 from gridloop_scoring.closing import PeriodCloser
 from gridloop_scoring.facts import AreaOf
 from gridloop_scoring.handlers import FactHandlers
-from gridloop_scoring.periods_store import PeriodStore
 from gridloop_scoring.recompute import Recomputer
 from gridloop_scoring.settings import ScoringSettings
 from gridloop_scoring.subscriptions import subscriptions
@@ -25,7 +24,7 @@ class ScoringDeps:
     facts: repository.FactStore
     dirty: repository.DirtyQueue
     figures: repository.FigureStore
-    periods: PeriodStore
+    periods: repository.PeriodStore
     recomputer: Recomputer
     closer: PeriodCloser
 
@@ -59,8 +58,10 @@ def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> Scoring
     figures = repository.FigureStore(
         runtime.collection(repository.FIGURES), runtime.collection(repository.SAMPLES)
     )
-    periods = PeriodStore(
-        runtime.collection(repository.PERIODS), timedelta(seconds=settings.close_grace_seconds)
+    periods = repository.PeriodStore(
+        runtime.collection(repository.PERIODS),
+        timedelta(seconds=settings.close_grace_seconds),
+        runtime.relay_now,
     )
     recomputer = Recomputer(
         facts,
@@ -77,7 +78,6 @@ def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> Scoring
         facts,
         figures,
         runtime.clock,
-        runtime.relay_now,
         excellent_cases=settings.excellent_cases,
         top_performers=settings.top_performers,
         interval_seconds=settings.close_check_interval_seconds,

@@ -18,14 +18,17 @@ from gridloop_common.clock import Clock
 from gridloop_common.contracts import ScoringPeriodClosed
 from gridloop_common.envelope import derived_id
 from gridloop_common.messaging import envelope
-from gridloop_common.mongo import Collection, Document
-from gridloop_common.outbox import RelayNow, with_outbox
 from gridloop_common.periods import Period, months_of
 from gridloop_scoring.commendations import excellent_cases, top_performers
 from gridloop_scoring.levels import LEVELS
 from gridloop_scoring.orders import fold_orders
-from gridloop_scoring.periods_store import PeriodStore
-from gridloop_scoring.repository import DirtyQueue, FactStore, FigureStore
+from gridloop_scoring.repository import (
+    DirtyQueue,
+    FactStore,
+    FigureStore,
+    HandledCount,
+    PeriodStore,
+)
 
 log = structlog.stdlib.get_logger("gridloop.scoring.closing")
 
@@ -37,7 +40,6 @@ class PeriodCloser:
     facts: FactStore
     figures: FigureStore
     clock: Clock
-    relay_now: RelayNow
     excellent_cases: int
     top_performers: int
     interval_seconds: float = 60.0
@@ -51,27 +53,26 @@ class PeriodCloser:
         closed: list[str] = []
         if await self.facts.unmarked_count():
             return closed  # new facts not yet marked: any period may still change
-        for document in await self.periods.due(self.clock.now()):
-            period = Period(document["granularity"], document["_id"])
-            if await self.dirty.pending_within(period):
+        for due in await self.periods.due(self.clock.now()):
+            if await self.dirty.pending_within(due.period):
                 continue  # its figures are being recomputed: commend on the final ones
-            if await self.close(period, document["ends_at"]):
-                closed.append(period.key)
+            if await self.close(due.period, due.ends_at):
+                closed.append(due.period.key)
         return closed
 
     async def commendations(self, period: Period) -> ScoringPeriodClosed:
         closings = await self.facts.of_kind("closed", months_of(period))
         satisfied_orders = {f["order_id"] for f in closings if f.get("satisfied") is True}
         records = fold_orders(await self.facts.of_orders(satisfied_orders)).values()
-        figures: dict[str, list[Document]] = {
-            level: await self.figures.of_level(level, period.key, ["handled"]) for level in LEVELS
+        handled: dict[str, list[HandledCount]] = {
+            level: await self.figures.handled_counts(level, period.key) for level in LEVELS
         }
         return ScoringPeriodClosed(
             period=period.key,
             granularity=period.granularity,
             closed_at=self.clock.now(),
             excellent_cases=tuple(excellent_cases(records, self.excellent_cases)),
-            top_performers=tuple(top_performers(figures, self.top_performers)),
+            top_performers=tuple(top_performers(handled, self.top_performers)),
         )
 
     async def close(self, period: Period, ends_at: datetime) -> bool:
@@ -83,17 +84,9 @@ class PeriodCloser:
             time=now,
             event_id=derived_id("scoring-period-closed", period.key),
         )
-        collection: Collection = self.periods.periods
         commendations = event.model_dump(mode="json", include={"excellent_cases", "top_performers"})
-        update = with_outbox(
-            {"$set": {"closed": True, "closed_at": now, "commendations": commendations}},
-            [outgoing],
-            now,
-        )
-        result = await collection.update_one({"_id": period.key, "closed": False}, update)
-        if result.modified_count != 1:
+        if not await self.periods.close(period, commendations, outgoing, now):
             return False  # another replica closed it first
-        self.relay_now(collection, period.key, [outgoing])
         log.info(
             "period_closed",
             period=period.key,

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any
 
 from gridloop_common.contracts.scoring import ExcellentCase, TopPerformer
 from gridloop_scoring.levels import LEVELS
 from gridloop_scoring.orders import OrderRecord
 from gridloop_scoring.ranking import rank
+from gridloop_scoring.repository import HandledCount
 
 
 def share_of_limit(order: OrderRecord) -> Fraction | None:
@@ -55,24 +55,18 @@ def excellent_cases(orders: Iterable[OrderRecord], limit: int) -> list[Excellent
 
 
 def top_performers(
-    figures_by_level: Mapping[str, Sequence[Mapping[str, Any]]], limit: int
+    handled_by_level: Mapping[str, Sequence[HandledCount]], limit: int
 ) -> list[TopPerformer]:
     performers: list[TopPerformer] = []
     for level in LEVELS:
-        documents = [
-            d for d in figures_by_level.get(level, ()) if d.get("counts", {}).get("handled", 0) > 0
-        ]
-        ranked = rank(
-            documents,
-            value=lambda d: float(d["counts"]["handled"]),
-            key=lambda d: str(d["entity_id"]),
-        )
+        active = [c for c in handled_by_level.get(level, ()) if c.handled > 0]
+        ranked = rank(active, value=lambda c: float(c.handled), key=lambda c: c.entity_id)
         performers += [
             TopPerformer(
                 level=level,
-                entity_id=str(entry.item["entity_id"]),
+                entity_id=entry.item.entity_id,
                 metric="handled",
-                value=entry.item["counts"]["handled"],
+                value=entry.item.handled,
                 rank=entry.rank,
             )
             for entry in ranked

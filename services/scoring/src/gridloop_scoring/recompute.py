@@ -32,8 +32,7 @@ from gridloop_common.tasks import cancel_and_wait
 from gridloop_scoring.figures import Figures, figures_from_documents, merge, month_figures
 from gridloop_scoring.levels import split_entity_key
 from gridloop_scoring.orders import fold_orders
-from gridloop_scoring.periods_store import PeriodStore
-from gridloop_scoring.repository import DirtyQueue, FactStore, FigureStore, figure_id
+from gridloop_scoring.repository import DirtyQueue, FactStore, FigureStore, PeriodStore, figure_id
 
 log = structlog.stdlib.get_logger("gridloop.scoring.recompute")
 

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pymongo import DeleteOne, ReplaceOne, UpdateOne
 
 from gridloop_common.batched_inserts import BatchedInserts
+from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, Document, IndexSpec
-from gridloop_common.periods import Granularity, Period, month_key, months_of
+from gridloop_common.outbox import RelayNow, with_outbox
+from gridloop_common.periods import Granularity, Period, month_key, months_of, period_end
 from gridloop_scoring.facts import Fact
 from gridloop_scoring.figures import Figures, figures_document, samples_document
 from gridloop_scoring.levels import split_entity_key
@@ -220,6 +223,14 @@ class FigureStore:
     async def get_samples(self, ids: Sequence[str]) -> dict[str, Document]:
         return {doc["_id"]: doc async for doc in self.samples.find({"_id": {"$in": list(ids)}})}
 
+    async def handled_counts(self, level: str, period: str) -> list[HandledCount]:
+        """Every entity's count of handled orders at a level in a period."""
+        documents = await self.of_level(level, period, ["handled"])
+        return [
+            HandledCount(str(d["entity_id"]), int(cast(int, d.get("counts", {}).get("handled", 0))))
+            for d in documents
+        ]
+
     async def of_level(
         self, level: str, period: str, metrics: Iterable[str] | None = None
     ) -> list[Document]:
@@ -268,3 +279,88 @@ def _document(entity: str, period: Period, figures: Figures, now: datetime) -> D
         "computed_at": now,
         **figures_document(figures),
     }
+
+
+@dataclass(frozen=True)
+class HandledCount:
+    """How many orders one entity handled in a period: what top performers are ranked by."""
+
+    entity_id: str
+    handled: int
+
+
+@dataclass(frozen=True)
+class PeriodRecord:
+    """A period with figures, and whether it has been closed (commendations announced)."""
+
+    period: Period
+    ends_at: datetime
+    closes_at: datetime
+    closed: bool
+    closed_at: datetime | None = None
+    commendations: Mapping[str, Any] | None = None
+
+
+def _period_record(document: Document) -> PeriodRecord:
+    return PeriodRecord(
+        period=Period(document["granularity"], document["_id"]),
+        ends_at=document["ends_at"],
+        closes_at=document["closes_at"],
+        closed=bool(document["closed"]),
+        closed_at=document.get("closed_at"),
+        commendations=document.get("commendations"),
+    )
+
+
+class PeriodStore:
+    """The periods scoring has figures for; closing one stores its event in the period's own
+    outbox, in the same conditional update, and hands it to the relay."""
+
+    def __init__(self, periods: Collection, grace: timedelta, relay_now: RelayNow) -> None:
+        self.periods = periods
+        # A period closes this long after it ends, so that late events are counted first.
+        self.grace = grace
+        self._relay_now = relay_now
+        self._known: set[str] = set()
+
+    async def seen(self, period: Period) -> None:
+        """Record that the period has figures (once per process; the write is idempotent)."""
+        if period.key in self._known:
+            return
+        await self.periods.update_one(
+            {"_id": period.key},
+            {
+                "$setOnInsert": {
+                    "granularity": period.granularity,
+                    "ends_at": period_end(period),
+                    "closes_at": period_end(period) + self.grace,
+                    "closed": False,
+                }
+            },
+            upsert=True,
+        )
+        self._known.add(period.key)
+
+    async def due(self, now: datetime) -> list[PeriodRecord]:
+        cursor = self.periods.find({"closed": False, "closes_at": {"$lte": now}}).sort("closes_at")
+        return [_period_record(doc) async for doc in cursor]
+
+    async def get(self, key: str) -> PeriodRecord | None:
+        document = await self.periods.find_one({"_id": key})
+        return None if document is None else _period_record(document)
+
+    async def close(
+        self, period: Period, commendations: Mapping[str, Any], event: Outgoing, now: datetime
+    ) -> bool:
+        """Mark the period closed with its commendations and `event` in its outbox; False when
+        another replica closed it first (then nothing is written or published)."""
+        update = with_outbox(
+            {"$set": {"closed": True, "closed_at": now, "commendations": dict(commendations)}},
+            [event],
+            now,
+        )
+        result = await self.periods.update_one({"_id": period.key, "closed": False}, update)
+        if result.modified_count != 1:
+            return False
+        self._relay_now(self.periods, period.key, [event])
+        return True
