@@ -468,4 +468,4 @@ async def test_an_idempotency_key_takes_effect_once_and_is_refused_for_another_r
         {"field": "Idempotency-Key", "reason": "use a new key for a new request"}
     ]
     notes = [line for line in (await center.case(case_id))["history"] if line["what"] == "progress"]
-    assert [line["note"] for line in notes] == ["已安排清运车"]
+    assert [line["why"] for line in notes] == ["已安排清运车"]

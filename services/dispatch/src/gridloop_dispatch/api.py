@@ -25,7 +25,7 @@ from gridloop_common.contracts import (
     RequestExtension,
 )
 from gridloop_common.envelope import derived_id, new_event_id
-from gridloop_common.http import app_deps, problem
+from gridloop_common.http import MAX_OFFSET, app_deps, problem
 from gridloop_common.http_errors import ApiProblem
 from gridloop_common.idempotency import IdempotencyKey, request_fingerprint
 from gridloop_common.messaging import department_queue
@@ -194,7 +194,7 @@ async def list_cases(
     ] = None,
     extension_pending: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Any:
     if status is not None and status not in CASE_STATUSES:
         return problem(

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gridloop_common.api_keys import API_KEY_HEADER, require_staff
-from gridloop_common.http import app_deps, problem
+from gridloop_common.http import MAX_OFFSET, app_deps, problem
 from gridloop_common.http_errors import error_body
 from gridloop_common.idempotency import REPLAYED_HEADER, IdempotencyKey, request_fingerprint
 from gridloop_common.mongo import Document
@@ -218,7 +218,9 @@ def totals(recipients: int, counts: dict[str, int]) -> Totals:
 async def get_notice(
     notice_id: str,
     deps: Deps,
-    offset: Annotated[int, Query(ge=0, description="First recipient seq of the page")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="First recipient seq of the page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     status: Annotated[
         Literal["pending", "delivered", "failed", "skipped"] | None,
