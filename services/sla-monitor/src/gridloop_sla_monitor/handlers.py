@@ -258,28 +258,27 @@ class ClockHandlers:
     async def _settle(
         self, document: Document, at: datetime, delivery: Delivery, *, how: str
     ) -> None:
-        timer: str = document["_id"]
-        for _ in range(MAX_PASSES):
-            state = TimerState(document["state"])
-            settlement = settle(state, at, document["due_at"])
+        async def step(current: Document) -> bool:
+            state = TimerState(current["state"])
+            settlement = settle(state, at, current["due_at"])
             if settlement is Settlement.ALREADY_SETTLED:
-                log.info("sla_clock_already_settled", timer=timer, state=state.value, how=how)
-                return
-            if await self._apply_settlement(document, settlement, at, delivery):
                 log.info(
-                    "sla_clock_settled",
-                    order_id=document["order_id"],
-                    clock=document["clock"],
-                    department=document["department"],
-                    settlement=settlement.value,
-                    how=how,
+                    "sla_clock_already_settled", timer=current["_id"], state=state.value, how=how
                 )
-                return
-            reread = await self.timers.get(timer)
-            if reread is None:  # pragma: no cover - timers are never deleted
-                return
-            document = reread
-        raise ClockKeptChanging(f"clock {timer} kept changing; retrying the message")
+                return True
+            if not await self._apply_settlement(current, settlement, at, delivery):
+                return False
+            log.info(
+                "sla_clock_settled",
+                order_id=current["order_id"],
+                clock=current["clock"],
+                department=current["department"],
+                settlement=settlement.value,
+                how=how,
+            )
+            return True
+
+        await self._until_applied(document["_id"], document, step)
 
     async def _apply_settlement(
         self, document: Document, settlement: Settlement, at: datetime, delivery: Delivery
@@ -325,12 +324,12 @@ class ClockHandlers:
         # An accepted order may be rejected too: a late rejection of a clock still running may
         # have overtaken the acceptance that met it.
         self._acceptance_first(document, event.rejected_at, delivery)
-        timer: str = document["_id"]
-        for _ in range(MAX_PASSES):
-            outcome = reject(TimerState(document["state"]), event.rejected_at, document["due_at"])
+
+        async def step(current: Document) -> bool:
+            outcome = reject(TimerState(current["state"]), event.rejected_at, current["due_at"])
             if outcome is Rejection.ALREADY_SETTLED:
-                log.info("sla_clock_already_settled", timer=timer, how="rejected")
-                return
+                log.info("sla_clock_already_settled", timer=current["_id"], how="rejected")
+                return True
             now = self.clock.now()
             fields: Document = {
                 "state": TimerState.STOPPED.value,
@@ -342,7 +341,7 @@ class ClockHandlers:
             }
             events: list[SlaEvent] = []
             if outcome is Rejection.BREACHED:
-                facts = facts_of(document)
+                facts = facts_of(current)
                 breach = breach_event(facts, fired_at=now, late_at=event.rejected_at)
                 events.append(breach)
                 fields |= {
@@ -350,56 +349,58 @@ class ClockHandlers:
                     "late_seconds": breach.late_seconds,
                     **verdict_fields(Verdict.LATE, facts.due_at, facts.department),
                 }
-            if await self.timers.transition(
-                timer,
-                {"state": document["state"], "due_at": document["due_at"]},
+            if not await self.timers.transition(
+                current["_id"],
+                {"state": current["state"], "due_at": current["due_at"]},
                 fields,
-                [self._outgoing(e, timer, now, delivery) for e in events],
+                [self._outgoing(e, current["_id"], now, delivery) for e in events],
                 now,
                 unset=("next_at",),
             ):
-                log.info(
-                    "sla_clock_stopped_by_rejection",
-                    order_id=event.order_id,
-                    department=event.department,
-                    outcome=outcome.value,
-                )
-                return
-            reread = await self.timers.get(timer)
-            if reread is None:  # pragma: no cover - timers are never deleted
-                return
-            document = reread
-        raise ClockKeptChanging(f"clock {timer} kept changing; retrying the message")
+                return False
+            log.info(
+                "sla_clock_stopped_by_rejection",
+                order_id=event.order_id,
+                department=event.department,
+                outcome=outcome.value,
+            )
+            return True
+
+        await self._until_applied(document["_id"], document, step)
 
     # --- extension: the share's complete-by moves ---------------------------------------------
 
     async def on_extended(self, event: CaseExtended, delivery: Delivery) -> None:
         accept = await self._accept_clock(event.order_id)
         timer: str = accept["complete_timer"]
-        for _ in range(MAX_PASSES):
-            document = await self.timers.get(timer)
-            if document is None or document["order_id"] != event.order_id:
+
+        async def step(current: Document) -> bool:
+            if current["order_id"] != event.order_id:
                 log.warning("sla_extension_of_a_share_held_elsewhere", order_id=event.order_id)
-                return
+                return True
             outcome = extension(
-                TimerState(document["state"]),
+                TimerState(current["state"]),
                 event.extended_at,
-                document.get("last_extended_at"),
-                document["due_at"],
+                current.get("last_extended_at"),
+                current["due_at"],
             )
             if outcome is Extension.IGNORED:
-                log.info("sla_extension_ignored", timer=timer, state=document["state"])
-                return
-            if await self._apply_extension(document, outcome, event):
-                log.info(
-                    "sla_deadline_extended",
-                    order_id=event.order_id,
-                    department=event.department,
-                    outcome=outcome.value,
-                    complete_by=event.complete_by.isoformat(),
-                )
-                return
-        raise ClockKeptChanging(f"clock {timer} kept changing; retrying the message")
+                log.info("sla_extension_ignored", timer=timer, state=current["state"])
+                return True
+            if not await self._apply_extension(current, outcome, event):
+                return False
+            log.info(
+                "sla_deadline_extended",
+                order_id=event.order_id,
+                department=event.department,
+                outcome=outcome.value,
+                complete_by=event.complete_by.isoformat(),
+            )
+            return True
+
+        await self._until_applied(
+            timer, None, step, missing="sla_extension_of_a_share_held_elsewhere"
+        )
 
     async def _apply_extension(
         self, document: Document, outcome: Extension, event: CaseExtended
@@ -462,6 +463,31 @@ class ClockHandlers:
         stopped = await self.timers.stop_case(case_id, reason, at, self.clock.now())
         if stopped:
             log.info("sla_case_clocks_stopped", case_id=case_id, reason=reason, stopped=stopped)
+
+    async def _until_applied(
+        self,
+        timer: str,
+        document: Document | None,
+        step: Callable[[Document], Awaitable[bool]],
+        *,
+        missing: str | None = None,
+    ) -> None:
+        """Optimistic concurrency, once for every handler: `step` decides from the clock as read
+        and writes only if the clock is unchanged since (True: done, or nothing to do; False:
+        another writer got there first). A lost race reads the clock again, `MAX_PASSES` times.
+        `document` is the clock already read, if any; a clock that is gone is logged as
+        `missing` (or ignored: timers are never deleted)."""
+        for _ in range(MAX_PASSES):
+            if document is None:
+                document = await self.timers.get(timer)
+                if document is None:
+                    if missing:
+                        log.warning(missing, timer=timer)
+                    return
+            if await step(document):
+                return
+            document = None
+        raise ClockKeptChanging(f"clock {timer} kept changing; retrying the message")
 
     def _outgoing(self, event: SlaEvent, timer: str, now: datetime, delivery: Delivery) -> Outgoing:
         return sla_outgoing(
