@@ -34,8 +34,8 @@ from gridloop_common.mongo import Collection, IndexSpec, create_client
 from gridloop_common.outbox import OutboxRelay, outbox_fields, outbox_indexes
 from gridloop_common.testing.bench import bench_infrastructure
 from gridloop_common.testing.procstats import cpu_seconds
-from gridloop_intake.candidates import DUPLICATE_KEY, duplicate_key
 from gridloop_intake.repository import INDEXES, REPORTS
+from gridloop_intake.repository.candidates import DUPLICATE_KEY, duplicate_key
 from gridloop_notify.repository import EXPANDING, NOTICES, NoticeRepository
 from gridloop_notify.repository import INDEXES as NOTIFY_INDEXES
 

@@ -14,9 +14,9 @@ from gridloop_intake.erasure import ContactEraser
 from gridloop_intake.handlers import CaseStatusHandlers
 from gridloop_intake.rate_limits import RateLimits
 from gridloop_intake.reporting import ReportDesk
+from gridloop_intake.repository.upgrades import StoredReportUpgrades
 from gridloop_intake.settings import IntakeSettings
 from gridloop_intake.subscriptions import subscriptions
-from gridloop_intake.upgrades import StoredReportUpgrades
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from gridloop_common.idempotency import (
 )
 from gridloop_common.messaging import envelope
 from gridloop_common.outbox import RelayNow
-from gridloop_intake.candidates import DUPLICATE_KEY, duplicate_key
 from gridloop_intake.contacts import reporter_id_for
 from gridloop_intake.duplicates import duplicate_of, rule_for
 from gridloop_intake.repository import ReportRepository
+from gridloop_intake.repository.candidates import DUPLICATE_KEY, duplicate_key
 from gridloop_intake.submission import Problem, Submission, SubmissionRejected
 
 log = structlog.stdlib.get_logger("gridloop.intake")

@@ -11,8 +11,8 @@ import pytest
 
 from gridloop_common.mongo import Client, Collection
 from gridloop_common.testing.fixtures import Isolated
-from gridloop_intake import candidates
-from gridloop_intake.candidates import DUPLICATE_KEY, DuplicateCandidates, duplicate_key
+from gridloop_intake.repository import candidates
+from gridloop_intake.repository.candidates import DUPLICATE_KEY, DuplicateCandidates, duplicate_key
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import pytest
 from gridloop_common.clock import ManualClock
 from gridloop_common.mongo import Client
 from gridloop_common.testing.fixtures import Isolated
-from gridloop_intake.candidates import DUPLICATE_KEY, DuplicateCandidates
-from gridloop_intake.upgrades import UPGRADES, StoredReportUpgrades
+from gridloop_intake.repository.candidates import DUPLICATE_KEY, DuplicateCandidates
+from gridloop_intake.repository.upgrades import UPGRADES, StoredReportUpgrades
 
 pytestmark = pytest.mark.integration
 

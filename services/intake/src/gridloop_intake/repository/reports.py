@@ -10,9 +10,9 @@ from gridloop_common.contracts.reports import Channel
 from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, IndexSpec
 from gridloop_common.outbox import outbox_fields
-from gridloop_intake.candidates import DUPLICATE_KEY, DuplicateCandidates
 from gridloop_intake.channels.open311 import RequestQuery
 from gridloop_intake.duplicates import OpenReport
+from gridloop_intake.repository.candidates import DUPLICATE_KEY, DuplicateCandidates
 from gridloop_intake.submission import FINISHED, Contact
 
 REPORTS = "reports"

@@ -15,9 +15,9 @@ from pymongo.errors import OperationFailure
 
 from gridloop_common.clock import Clock
 from gridloop_common.mongo import Database
-from gridloop_intake.candidates import DUPLICATE_KEY, duplicate_key
 from gridloop_intake.duplicates import LONGEST_WINDOW
-from gridloop_intake.repository import CHANNELS, REPORTS
+from gridloop_intake.repository.candidates import DUPLICATE_KEY, duplicate_key
+from gridloop_intake.repository.reports import CHANNELS, REPORTS
 
 log = structlog.stdlib.get_logger("gridloop.intake.upgrades")
 
