@@ -21,7 +21,7 @@ chaos: bootstrap broker  ## the fault suite: the whole system under the simulato
 lint: bootstrap
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy libs/common/src services/*/src tools
+	$(UV) run mypy libs/common/src services/*/src tools bench
 	$(UV) run python tools/audit_dependencies.py  # pip-audit over uv.lock; says so when offline
 
 test: bootstrap broker lint  ## lint, then unit and integration tests on real infrastructure

@@ -141,7 +141,7 @@ async def lookups(collection: Collection, history: int, meter: Meter) -> list[st
         for category, township in wanted
         for day in (NOW - timedelta(days=1), NOW, NOW + timedelta(days=1))
     ]
-    queries = {
+    queries: dict[str, dict[str, Any]] = {
         "$in + range": {
             "range_key": {"$in": [f"{c}@{t}" for c, t in wanted]},
             "reported_at": {"$gte": since},

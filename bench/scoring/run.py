@@ -62,7 +62,7 @@ from gridloop_scoring.facts import fact_from_event
 from gridloop_scoring.rebuild import rebuild as scoring_rebuild
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stories import Stories, Timed, event_id
+from stories import Stories, Timed, event_id  # type: ignore[import-not-found]  # beside this script
 
 HERE = Path(__file__).resolve().parent
 BASELINE_EXCHANGE = "bench.baseline"
@@ -290,7 +290,8 @@ def ingestion(setup: Setup, args: argparse.Namespace) -> None:
     start = datetime(2026, 11, 26, tzinfo=SHANGHAI) - timedelta(days=args.days)
 
     def backlog() -> list[Timed]:
-        return stories.stream(args.events, start, timedelta(days=args.days))[: args.events]
+        events: list[Timed] = stories.stream(args.events, start, timedelta(days=args.days))
+        return events[: args.events]
 
     plan = ["baseline"] + ["scoring", "baseline"] * args.rounds
     runs: list[Ingestion] = []
@@ -352,7 +353,7 @@ async def load_facts(setup: Setup, database_name: str, count: int) -> tuple[int,
             started = time.perf_counter()
             documents = [
                 fact_from_event(
-                    t.event,  # type: ignore[arg-type]
+                    t.event,
                     event_id(),
                     t.at + timedelta(seconds=2),
                     area_of,
@@ -408,7 +409,7 @@ async def inprocess_rebuild(setup: Setup, database_name: str) -> tuple[float, st
     client = create_client(setup.mongodb_url, server_selection_timeout_ms=600_000)
     try:
         database = client[database_name]
-        facts = repository.FactStore(database[repository.FACTS])
+        facts = repository.FactStore(database[repository.FACTS], database[repository.UNMARKED])
         store = repository.FigureStore(database[repository.FIGURES], database[repository.SAMPLES])
         started = time.perf_counter()
         report = await scoring_rebuild(facts, store, SystemClock(), check=False)

@@ -96,7 +96,7 @@ class Stories:
                 reported_at,
                 ReportReceived(
                     report_id=area["report_id"],
-                    channel=channel,  # type: ignore[arg-type]
+                    channel=channel,
                     grid_id=grid.id,
                     village_id=grid.village_id,
                     township_id=grid.township_id,
