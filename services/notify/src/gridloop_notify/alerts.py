@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from gridloop_common.contracts import CaseFlagged, SlaBreached, SlaWarning
@@ -56,6 +57,29 @@ class Filters:
             category_codes=frozenset(document.get("category_codes", ())),
             colours=frozenset(document.get("colours", ())),
         )
+
+
+EndpointKind = Literal["webhook", "email"]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Who hears which alerts (and notices), and where: a signed webhook or an e-mail address."""
+
+    subscription_id: str
+    name: str
+    events: tuple[str, ...]
+    filters: Filters
+    endpoint_kind: EndpointKind
+    # The webhook's URL, or the e-mail address.
+    address: str
+    created_at: datetime
+    # Signs every webhook delivery; returned once, in the answer that created the subscription,
+    # and only when notify made it up (`secret_generated`).
+    secret: str = ""
+    secret_generated: bool = False
+    # The request that created it: a retry under its Idempotency-Key must carry the same.
+    request_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import structlog
 from gridloop_common.clock import Clock
 from gridloop_common.idempotency import IdempotencyKeyReused
 from gridloop_common.mongo import Document
-from gridloop_notify.alerts import Filters, hears_notice
+from gridloop_notify.alerts import Subscription, hears_notice
 from gridloop_notify.expansion import Expander
 from gridloop_notify.notices import NoticeDraft, Subscriber
 from gridloop_notify.repository import NoticeRepository, SubscriptionRepository
@@ -66,17 +66,26 @@ class NoticeDesk:
         self, channels: frozenset[str], townships: frozenset[str] | None
     ) -> list[Subscriber]:
         """E-mail and webhook endpoints subscribed to notices that reach these townships."""
-        found = []
-        for document in await self.subscriptions.for_event("notice"):
-            endpoint = document["endpoint"]
-            if endpoint["kind"] not in channels:
-                continue
-            if hears_notice(Filters.from_document(document.get("filters")), townships):
-                found.append(subscriber(document))
-        return found
+        return [
+            subscriber(subscription)
+            for subscription in await self.subscriptions.for_event("notice")
+            if subscription.endpoint_kind in channels
+            and hears_notice(subscription.filters, townships)
+        ]
+
+    async def subscribe(self, subscription: Subscription) -> tuple[Subscription, bool]:
+        """Store a new subscription; (the stored one, True) when its Idempotency-Key named
+        one already, made by the same request. The same key with another request: refused."""
+        if await self.subscriptions.insert(subscription):
+            log.info("subscription_created", subscription_id=subscription.subscription_id)
+            return subscription, False
+        stored = await self.subscriptions.get(subscription.subscription_id)
+        if stored is None or stored.request_fingerprint != subscription.request_fingerprint:
+            raise IdempotencyKeyReused
+        return stored, True
 
 
-def subscriber(document: Document) -> Subscriber:
-    endpoint = document["endpoint"]
-    address = endpoint["url"] if endpoint["kind"] == "webhook" else endpoint["address"]
-    return Subscriber(document["_id"], endpoint["kind"], address)
+def subscriber(subscription: Subscription) -> Subscriber:
+    return Subscriber(
+        subscription.subscription_id, subscription.endpoint_kind, subscription.address
+    )

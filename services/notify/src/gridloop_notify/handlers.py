@@ -26,7 +26,6 @@ from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_notify import notices
 from gridloop_notify.alerts import (
     AlertFacts,
-    Filters,
     breach_facts,
     flagged_facts,
     matches,
@@ -142,9 +141,9 @@ class NotifyHandlers:
         self, event: SlaWarning | SlaBreached | CaseFlagged, facts: AlertFacts, delivery: Delivery
     ) -> None:
         subscribers = [
-            subscriber(document)
-            for document in await self.subscriptions.for_event(facts.event)
-            if matches(Filters.from_document(document.get("filters")), facts)
+            subscriber(subscription)
+            for subscription in await self.subscriptions.for_event(facts.event)
+            if matches(subscription.filters, facts)
         ]
         if not subscribers:
             log.debug("alert_not_subscribed", alert=facts.event, department=facts.department)

@@ -18,12 +18,10 @@ from gridloop_common.http_errors import error_body
 from gridloop_common.idempotency import (
     REPLAYED_HEADER,
     IdempotencyKey,
-    IdempotencyKeyReused,
     id_for_key,
     request_fingerprint,
 )
-from gridloop_common.mongo import Document
-from gridloop_notify.alerts import SUBSCRIBABLE, Filters, inapplicable_filters
+from gridloop_notify.alerts import SUBSCRIBABLE, Filters, Subscription, inapplicable_filters
 from gridloop_notify.api import STAFF_ONLY, Deps, authenticated_staff
 from gridloop_notify.settings import http_url
 
@@ -109,16 +107,49 @@ class SubscriptionView(BaseModel):
     secret: str | None = None
 
 
-def view(document: Document, with_secret: bool = False) -> SubscriptionView:
-    endpoint = dict(document["endpoint"])
+def view(subscription: Subscription, with_secret: bool = False) -> SubscriptionView:
+    address_field = "url" if subscription.endpoint_kind == "webhook" else "address"
+    shown = with_secret and subscription.secret_generated
     return SubscriptionView(
-        subscription_id=document["_id"],
-        name=document.get("name", ""),
-        events=document["events"],
-        filters=document["filters"],
-        endpoint=endpoint,
-        created_at=document["created_at"],
-        secret=document.get("secret") if with_secret and document.get("secret_generated") else None,
+        subscription_id=subscription.subscription_id,
+        name=subscription.name,
+        events=list(subscription.events),
+        filters=subscription.filters.as_document(),
+        endpoint={"kind": subscription.endpoint_kind, address_field: subscription.address},
+        created_at=subscription.created_at,
+        secret=subscription.secret if shown else None,
+    )
+
+
+def filters_of(filters: FiltersIn) -> Filters:
+    return Filters(
+        departments=frozenset(filters.departments),
+        township_ids=frozenset(filters.township_ids),
+        category_codes=frozenset(filters.category_codes),
+        colours=frozenset(filters.colours),
+    )
+
+
+def new_subscription(
+    body: SubscriptionIn, identifier: str, now: datetime, request_fingerprint: str
+) -> Subscription:
+    """The subscription a valid request asks for; notify makes up a webhook's signing secret
+    when the request brings none."""
+    endpoint = body.endpoint
+    secret = ""
+    if isinstance(endpoint, WebhookEndpoint):
+        secret = endpoint.secret or secrets.token_urlsafe(32)
+    return Subscription(
+        subscription_id=identifier,
+        name=body.name,
+        events=tuple(dict.fromkeys(body.events)),
+        filters=filters_of(body.filters),
+        endpoint_kind=endpoint.kind,
+        address=endpoint.url if isinstance(endpoint, WebhookEndpoint) else endpoint.address,
+        created_at=now,
+        secret=secret,
+        secret_generated=isinstance(endpoint, WebhookEndpoint) and endpoint.secret is None,
+        request_fingerprint=request_fingerprint,
     )
 
 
@@ -137,13 +168,7 @@ def problems(body: SubscriptionIn, deps: Deps) -> list[dict[str, str]]:
     for field, values in unknown.items():
         if values:
             found.append({"field": field, "reason": f"unknown: {', '.join(values)}"})
-    chosen = Filters(
-        departments=frozenset(filters.departments),
-        township_ids=frozenset(filters.township_ids),
-        category_codes=frozenset(filters.category_codes),
-        colours=frozenset(filters.colours),
-    )
-    for event, names in inapplicable_filters(body.events, chosen).items():
+    for event, names in inapplicable_filters(body.events, filters_of(filters)).items():
         found.append(
             {
                 "field": "filters",
@@ -179,40 +204,15 @@ async def create_subscription(
         if idempotency_key
         else "S-" + uuid.uuid4().hex[:16]
     )
-    endpoint: dict[str, str]
-    secret, generated = "", False
-    if isinstance(body.endpoint, WebhookEndpoint):
-        endpoint = {"kind": "webhook", "url": body.endpoint.url}
-        secret = body.endpoint.secret or secrets.token_urlsafe(32)
-        generated = body.endpoint.secret is None
-    else:
-        endpoint = {"kind": "email", "address": body.endpoint.address}
     fingerprint = request_fingerprint(scope, await request.body())
-    document: Document = {
-        "_id": identifier,
-        "name": body.name,
-        "events": list(dict.fromkeys(body.events)),
-        "filters": {
-            "departments": sorted(set(body.filters.departments)),
-            "township_ids": sorted(set(body.filters.township_ids)),
-            "category_codes": sorted(set(body.filters.category_codes)),
-            "colours": sorted(set(body.filters.colours)),
-        },
-        "endpoint": endpoint,
-        "secret": secret,
-        "secret_generated": generated,
-        "created_at": deps.clock.now(),
-        "request_fingerprint": fingerprint,
-    }
+    subscription, replayed = await deps.desk.subscribe(
+        new_subscription(body, identifier, deps.clock.now(), fingerprint)
+    )
     headers = {"Location": f"/v1/subscriptions/{identifier}"}
-    if not await deps.subscriptions.insert(document):
-        stored = await deps.subscriptions.get(identifier)
-        if stored is None or stored.get("request_fingerprint") != fingerprint:
-            raise IdempotencyKeyReused
-        document = stored
+    if replayed:
         headers[REPLAYED_HEADER] = "true"
     return JSONResponse(
-        jsonable_encoder(view(document, with_secret=True).model_dump(exclude_none=True)),
+        jsonable_encoder(view(subscription, with_secret=True).model_dump(exclude_none=True)),
         status_code=201,
         headers=headers,
     )
@@ -225,10 +225,10 @@ async def create_subscription(
     summary="One subscription (its secret is never shown again)",
 )
 async def get_subscription(subscription_id: str, deps: Deps) -> Any:
-    document = await deps.subscriptions.get(subscription_id)
-    if document is None:
+    subscription = await deps.subscriptions.get(subscription_id)
+    if subscription is None:
         return problem(404, "subscription_not_found", f"no subscription {subscription_id}")
-    return view(document)
+    return view(subscription)
 
 
 class SubscriptionList(BaseModel):
@@ -245,10 +245,10 @@ async def list_subscriptions(
     after: Annotated[datetime | None, Query(description="created_at of the last one seen")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Any:
-    documents = await deps.subscriptions.listing(after, limit)
+    found = await deps.subscriptions.listing(after, limit)
     return SubscriptionList(
-        subscriptions=[view(d) for d in documents],
-        next_after=documents[-1]["created_at"] if len(documents) == limit else None,
+        subscriptions=[view(subscription) for subscription in found],
+        next_after=found[-1].created_at if len(found) == limit else None,
     )
 
 
