@@ -57,7 +57,7 @@ def build_deps(settings: DispatchSettings, clock: Clock | None = None) -> Dispat
         outbox_collections=[repository.CASES],
         department_queues=[department.code for department in DEPARTMENTS],
     )
-    cases = repository.CaseRepository(runtime.collection(repository.CASES))
+    cases = repository.CaseRepository(runtime.collection(repository.CASES), runtime.relay_now)
     rules = repository.RoutingRuleRepository(runtime.collection(repository.ROUTING_RULES))
     rule_book = repository.RuleBook(rules, settings.routing_rules_refresh_seconds)
     runtime.background = [rule_book.keep_fresh]
@@ -70,7 +70,6 @@ def build_deps(settings: DispatchSettings, clock: Clock | None = None) -> Dispat
         areas=AreaDirectory(load_registry()),
         policy=policy_from(settings),
         clock=runtime.clock,
-        relay_now=runtime.relay_now,
         reporter_tokens=ReporterTokens(settings.reporter_token_secret),
         fault_point=settings.gridloop_fault_point,
     )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, DuplicateKeyError, IndexSpec
-from gridloop_common.outbox import outbox_fields, with_outbox
+from gridloop_common.outbox import RelayNow, outbox_fields, with_outbox
 from gridloop_dispatch.lifecycle import Change
 from gridloop_dispatch.model import Case, case_document, case_from_document
 from gridloop_dispatch.routing import RoutingRule
@@ -88,8 +88,15 @@ class CaseQuery:
 
 
 class CaseRepository:
-    def __init__(self, cases: Collection) -> None:
+    def __init__(self, cases: Collection, relay_now: RelayNow | None = None) -> None:
         self.cases = cases
+        self._relay_now = relay_now
+
+    def relay(self, case_id: str, events: Sequence[Outgoing]) -> None:
+        """Hand the events just stored in the case's outbox to the relay (published at once by
+        this replica; by the sweep should it die first)."""
+        if self._relay_now is not None and events:
+            self._relay_now(self.cases, case_id, events)
 
     async def insert_new(self, change: Change, events: list[Outgoing], now: datetime) -> bool:
         """Store a new case with its timeline and events; False if it exists (a redelivery)."""

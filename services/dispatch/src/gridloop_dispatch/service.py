@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 
@@ -18,13 +19,12 @@ from gridloop_common.idempotency import (
     KEY_REUSED_REASON,
 )
 from gridloop_common.messaging import Outgoing, envelope
-from gridloop_common.outbox import RelayNow
 from gridloop_common.reporter_tokens import ReporterTokens
 from gridloop_dispatch import lifecycle
 from gridloop_dispatch.areas import Area, AreaDirectory
 from gridloop_dispatch.lifecycle import Act, Change, Outcome, Policy, Refusal, Via
 from gridloop_dispatch.model import Case
-from gridloop_dispatch.repository import CaseRepository, RuleBook
+from gridloop_dispatch.repository import StoredCase
 from gridloop_dispatch.routing import RoutingRule, candidate_rule_ids, route
 
 log = structlog.stdlib.get_logger("gridloop.dispatch")
@@ -59,14 +59,41 @@ class ConcurrentUpdates(RuntimeError):
     """The case kept changing under us; the caller retries later."""
 
 
+class CaseStore(Protocol):
+    """Where cases are kept: `repository.CaseRepository` (MongoDB), or memory in tests."""
+
+    async def insert_new(self, change: Change, events: list[Outgoing], now: datetime) -> bool: ...
+
+    async def load(self, case_id: str) -> StoredCase | None: ...
+
+    async def case_id_of_order(self, order_id: str) -> str | None: ...
+
+    async def save(
+        self,
+        before: Case,
+        change: Change,
+        cause_id: str,
+        events: list[Outgoing],
+        now: datetime,
+        *,
+        refused: bool = False,
+        fingerprint: str | None = None,
+    ) -> bool: ...
+
+    def relay(self, case_id: str, events: Sequence[Outgoing]) -> None: ...
+
+
+class RuleSource(Protocol):
+    async def by_ids(self, rule_ids: list[str]) -> list[RoutingRule]: ...
+
+
 @dataclass(frozen=True)
 class DispatchService:
-    cases: CaseRepository
-    rules: RuleBook
+    cases: CaseStore
+    rules: RuleSource
     areas: AreaDirectory
     policy: Policy
     clock: Clock
-    relay_now: RelayNow
     reporter_tokens: ReporterTokens
     fault_point: str = ""
 
@@ -87,7 +114,7 @@ class DispatchService:
         if not await self.cases.insert_new(change, outgoing, now):
             return None
         crash_point(self.fault_point, "dispatch.after_case_stored")
-        self.relay_now(self.cases.cases, change.case.case_id, outgoing)
+        self.cases.relay(change.case.case_id, outgoing)
         log.info("case_opened", case_id=change.case.case_id, status=change.case.status)
         return change.case
 
@@ -331,8 +358,8 @@ class DispatchService:
         )
         if stored:
             crash_point(self.fault_point, "dispatch.after_change_stored")
-        if stored and outgoing:
-            self.relay_now(self.cases.cases, before.case_id, outgoing)
+        if stored:
+            self.cases.relay(before.case_id, outgoing)
         return stored
 
     def _now(self) -> datetime:
