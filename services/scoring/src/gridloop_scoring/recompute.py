@@ -26,13 +26,19 @@ from typing import Any
 import structlog
 
 from gridloop_common.clock import Clock
-from gridloop_common.mongo import Document
 from gridloop_common.periods import Period, months_of, parent_periods
 from gridloop_common.tasks import cancel_and_wait
 from gridloop_scoring.figures import Figures, figures_from_documents, merge, month_figures
 from gridloop_scoring.levels import split_entity_key
 from gridloop_scoring.orders import fold_orders
-from gridloop_scoring.repository import DirtyQueue, FactStore, FigureStore, PeriodStore, figure_id
+from gridloop_scoring.repository import (
+    DirtyMark,
+    DirtyQueue,
+    FactStore,
+    FigureStore,
+    PeriodStore,
+    figure_id,
+)
 
 log = structlog.stdlib.get_logger("gridloop.scoring.recompute")
 
@@ -117,20 +123,15 @@ class Recomputer:
             return 0
         renewing = asyncio.create_task(self._keep_leased(held))
         try:
-            months = [m for m in held if m["granularity"] == "month"]
-            longer = [m for m in held if m["granularity"] != "month"]
+            months = [m for m in held if m.period.granularity == "month"]
+            longer = [m for m in held if m.period.granularity != "month"]
             results = [
-                (
-                    m["entity"],
-                    Period("month", m["period"]),
-                    await self._month(m["entity"], m["period"]),
-                )
-                for m in months
+                (m.entity, m.period, await self._month(m.entity, m.period.key)) for m in months
             ]
             await self.figures.put_many(results, self.clock.now())
             # Their quarters and years, unless merged below in this batch from what was just
             # written (marking those again would only recompute them once more).
-            merged_here = {(m["entity"], m["period"]) for m in longer}
+            merged_here = {(m.entity, m.period.key) for m in longer}
             parents = {
                 (entity, parent)
                 for entity, month, _ in results
@@ -150,17 +151,16 @@ class Recomputer:
         await self.dirty.settle_all(held)
         return len(held)
 
-    async def _keep_leased(self, held: Sequence[Document]) -> None:
+    async def _keep_leased(self, held: Sequence[DirtyMark]) -> None:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             await self.dirty.renew_all(held, self.clock.now() + self.lease)
 
-    async def _merged(self, marks: Sequence[Document]) -> list[tuple[str, Period, Figures]]:
+    async def _merged(self, marks: Sequence[DirtyMark]) -> list[tuple[str, Period, Figures]]:
         """Quarters and years from their months' stored figures and samples (read in one go)."""
         wanted = [
-            (m["entity"], period, [figure_id(m["entity"], month) for month in months_of(period)])
+            (m.entity, m.period, [figure_id(m.entity, month) for month in months_of(m.period)])
             for m in marks
-            for period in [Period(m["granularity"], m["period"])]
         ]
         ids = sorted({i for _, _, month_ids in wanted for i in month_ids})
         documents = await self.figures.get(ids) if ids else {}
