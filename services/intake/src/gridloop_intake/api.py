@@ -23,7 +23,7 @@ from gridloop_common.registry import Registry
 from gridloop_common.reporter_tokens import TOKEN_HEADER, ReporterTokens
 from gridloop_intake.bootstrap import IntakeDeps
 from gridloop_intake.channels import chat_group, hotline, native, patrol
-from gridloop_intake.reporting import Outcome
+from gridloop_intake.service import Outcome
 from gridloop_intake.submission import Submission
 
 Deps = Annotated[IntakeDeps, Depends(app_deps)]
@@ -123,7 +123,7 @@ async def accept(
     """Shared by every channel: adapt, then store once (replaying a retried request)."""
     scope = request.url.path
     submission = make(deps.registry, deps.clock.now())
-    return await deps.desk.submit(
+    return await deps.service.submit(
         submission,
         scope=scope,
         idempotency_key=idempotency_key,

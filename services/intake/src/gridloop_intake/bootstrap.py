@@ -1,4 +1,4 @@
-"""Wires intake: one place that builds the runtime, the registry, the desk and the handlers."""
+"""Wires intake: one place that builds the runtime, the registry, the use cases and the handlers."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from gridloop_intake import repository
 from gridloop_intake.erasure import ContactEraser
 from gridloop_intake.handlers import CaseStatusHandlers
 from gridloop_intake.rate_limits import RateLimits
-from gridloop_intake.reporting import ReportDesk
 from gridloop_intake.repository.upgrades import StoredReportUpgrades
+from gridloop_intake.service import ReportService
 from gridloop_intake.settings import IntakeSettings
 from gridloop_intake.subscriptions import subscriptions
 
@@ -25,7 +25,7 @@ class IntakeDeps:
     runtime: ServiceRuntime
     registry: Registry
     reports: repository.ReportRepository
-    desk: ReportDesk
+    service: ReportService
     eraser: ContactEraser
     reporter_tokens: ReporterTokens
     rate_limits: RateLimits
@@ -58,13 +58,13 @@ def build_deps(settings: IntakeSettings, clock: Clock | None = None) -> IntakeDe
     runtime.subscriptions = subscriptions(CaseStatusHandlers(reports))
     runtime.background = [StoredReportUpgrades(runtime.database, runtime.clock).run]
     pseudonym_key = settings.intake_pseudonym_key.get_secret_value().encode()
-    desk = ReportDesk(reports, runtime.relay_now, runtime.clock, pseudonym_key)
+    service = ReportService(reports, runtime.relay_now, runtime.clock, pseudonym_key)
     return IntakeDeps(
         settings=settings,
         runtime=runtime,
         registry=load_registry(),
         reports=reports,
-        desk=desk,
+        service=service,
         eraser=ContactEraser(reports, runtime.relay_now, runtime.clock, pseudonym_key),
         reporter_tokens=ReporterTokens(settings.reporter_token_secret),
         rate_limits=RateLimits(

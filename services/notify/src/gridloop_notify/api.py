@@ -121,7 +121,7 @@ async def create_notice(
     audience = Audience(audience_in.level, tuple(dict.fromkeys(audience_in.ids or ())))
     try:
         reached = townships(deps.registry, audience)
-        subscribers = await deps.desk.notice_subscribers(frozenset(channels), reached)
+        subscribers = await deps.service.notice_subscribers(frozenset(channels), reached)
         segments = notice_rules.broadcast_plan(deps.registry, audience, channels, subscribers)
     except UnknownAreaError as unknown:
         return invalid("unknown_area", str(unknown), "audience.ids", str(unknown))
@@ -135,7 +135,7 @@ async def create_notice(
         channels=channels,
         segments=segments,
     )
-    stored, replayed = await deps.desk.submit_later(
+    stored, replayed = await deps.service.submit_later(
         draft, request_fingerprint(scope, await request.body())
     )
     headers = {"Location": f"/v1/notices/{identifier}"}

@@ -30,12 +30,12 @@ from gridloop_notify.channels import (
     WebhookChannel,
 )
 from gridloop_notify.delivery import RetryPolicy
-from gridloop_notify.desk import NoticeDesk
 from gridloop_notify.erasure import ReplyAddressEraser
 from gridloop_notify.expansion import Expander
 from gridloop_notify.handlers import NotifyHandlers
 from gridloop_notify.notices import REPORTER_WEBHOOK_SIGNER, Endpoints
 from gridloop_notify.ratelimit import ChannelGate
+from gridloop_notify.service import NoticeService
 from gridloop_notify.settings import NotifySettings
 from gridloop_notify.subscriptions import subscriptions
 from gridloop_notify.worker import BatchWorker, Completion, DueBatches, Wakeup
@@ -54,7 +54,7 @@ class NotifyDeps:
     batches: repository.BatchRepository
     reporters: repository.ReporterRepository
     subscriptions: repository.SubscriptionRepository
-    desk: NoticeDesk
+    service: NoticeService
     channels: dict[str, Channel]
 
     @property
@@ -221,7 +221,9 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
                 await completion.check_quiet(notice_id)
             await asyncio.sleep(settings.notify_poll_seconds)
 
-    desk = NoticeDesk(notices, subscriptions_repo, expander, clock, settings.notify_batch_size)
+    service = NoticeService(
+        notices, subscriptions_repo, expander, clock, settings.notify_batch_size
+    )
     endpoints = Endpoints(
         chat_group="chat_group" in channels,
         sms="sms" in channels,
@@ -229,7 +231,7 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
         reporter_webhook_url=settings.notify_reporter_webhook_url,
     )
     handlers = NotifyHandlers(
-        desk=desk,
+        service=service,
         reporters=reporters,
         subscriptions=subscriptions_repo,
         registry=registry,
@@ -252,6 +254,6 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
         batches=batches,
         reporters=reporters,
         subscriptions=subscriptions_repo,
-        desk=desk,
+        service=service,
         channels=channels,
     )

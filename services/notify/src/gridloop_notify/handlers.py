@@ -32,10 +32,10 @@ from gridloop_notify.alerts import (
     warning_facts,
 )
 from gridloop_notify.delivery import Segment
-from gridloop_notify.desk import NoticeDesk, subscriber
 from gridloop_notify.erasure import ReplyAddressEraser
 from gridloop_notify.notices import Endpoints, ReplyRecord
 from gridloop_notify.repository import ReporterRepository, SubscriptionRepository
+from gridloop_notify.service import NoticeService, subscriber
 
 log = structlog.stdlib.get_logger("gridloop.notify")
 
@@ -46,7 +46,7 @@ class ReplyAddressUnknown(NotYet):
 
 @dataclass(frozen=True)
 class NotifyHandlers:
-    desk: NoticeDesk
+    service: NoticeService
     reporters: ReporterRepository
     subscriptions: SubscriptionRepository
     registry: Registry
@@ -79,7 +79,7 @@ class NotifyHandlers:
         records = await self._reply_records(event, delivery)
         if records is None:
             return
-        await self.desk.submit_now(
+        await self.service.submit_now(
             notices.accepted_notice(event, delivery.event_id, records, self.endpoints)
         )
 
@@ -99,14 +99,14 @@ class NotifyHandlers:
             tokens=self.reporter_tokens,
         )
         if draft is not None:
-            await self.desk.submit_now(draft)
+            await self.service.submit_now(draft)
 
     async def on_case_closed(self, event: CaseClosed, delivery: Delivery) -> None:
         records = await self._reply_records(event, delivery)
         if records is None:
             return
         draft = notices.closed_notice(event, delivery.event_id, records, self.endpoints)
-        await self.desk.submit_now(draft)
+        await self.service.submit_now(draft)
         # The last word to the reporter is stored with its addresses: notify forgets them now.
         await self.reporters.forget(draft.report_ids)
 
@@ -148,7 +148,7 @@ class NotifyHandlers:
         if not subscribers:
             log.debug("alert_not_subscribed", alert=facts.event, department=facts.department)
             return
-        await self.desk.submit_now(notices.alert_notice(event, delivery.event_id, subscribers))
+        await self.service.submit_now(notices.alert_notice(event, delivery.event_id, subscribers))
 
     # --- the city ---
 
@@ -156,8 +156,8 @@ class NotifyHandlers:
         segments: list[Segment] = []
         if "chat_group" in self.configured_channels:
             segments.append(Segment("chat_group", "chat_groups", len(self.registry.chat_groups)))
-        listed = await self.desk.notice_subscribers(frozenset({"email", "webhook"}), None)
+        listed = await self.service.notice_subscribers(frozenset({"email", "webhook"}), None)
         segments.extend(notices.subscriber_segments(listed))
-        await self.desk.submit_now(
+        await self.service.submit_now(
             notices.commendation_notice(event, delivery.event_id, self.registry, tuple(segments))
         )

@@ -205,7 +205,7 @@ async def create_subscription(
         else "S-" + uuid.uuid4().hex[:16]
     )
     fingerprint = request_fingerprint(scope, await request.body())
-    subscription, replayed = await deps.desk.subscribe(
+    subscription, replayed = await deps.service.subscribe(
         new_subscription(body, identifier, deps.clock.now(), fingerprint)
     )
     headers = {"Location": f"/v1/subscriptions/{identifier}"}

@@ -63,7 +63,7 @@ def new_report_id(scope: str, idempotency_key: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class ReportDesk:
+class ReportService:
     reports: ReportRepository
     relay_now: RelayNow
     clock: Clock

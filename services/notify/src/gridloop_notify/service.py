@@ -18,7 +18,7 @@ log = structlog.stdlib.get_logger("gridloop.notify")
 
 
 @dataclass(frozen=True)
-class NoticeDesk:
+class NoticeService:
     notices: NoticeRepository
     subscriptions: SubscriptionRepository
     expander: Expander
