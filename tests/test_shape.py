@@ -58,7 +58,6 @@ def test_the_check_sees_an_import_of_the_broker_client() -> None:
 NOT_YET_BEHIND_A_REPOSITORY = {
     "services/notify/src/gridloop_notify/api.py",
     "services/notify/src/gridloop_notify/service.py",
-    "services/sla-monitor/src/gridloop_sla_monitor/api.py",
     "services/sla-monitor/src/gridloop_sla_monitor/handlers.py",
     "services/sla-monitor/src/gridloop_sla_monitor/scanner.py",
 }

@@ -11,12 +11,11 @@ from pydantic import BaseModel
 from gridloop_common.api_keys import API_KEY_HEADER, require_staff
 from gridloop_common.contracts.sla import ClockName
 from gridloop_common.http import app_deps, problem
-from gridloop_common.mongo import Document
 from gridloop_common.periods import EXPECTED_FORMATS, InvalidPeriod, parse_period
-from gridloop_sla_monitor.board import OpenClock, VerdictRow, board, order_statuses, rates
+from gridloop_sla_monitor.board import board, order_statuses, rates
 from gridloop_sla_monitor.bootstrap import SlaMonitorDeps
 from gridloop_sla_monitor.clocks import Colour, TimerState, Verdict, colour
-from gridloop_sla_monitor.repository import marks_of
+from gridloop_sla_monitor.repository import ClockRecord
 
 Deps = Annotated[SlaMonitorDeps, Depends(app_deps)]
 
@@ -87,12 +86,34 @@ class Problem(BaseModel):
     detail: str
 
 
-def clock_view(document: Document, now: datetime) -> ClockView:
-    state = TimerState(document["state"])
-    shown = {name: document.get(name) for name in ClockView.model_fields if name in document}
-    if state.value in (TimerState.RUNNING, TimerState.BREACHED):
-        shown["colour"] = colour(marks_of(document), state, now)
-    return ClockView.model_validate(shown)
+def clock_view(record: ClockRecord, now: datetime) -> ClockView:
+    shown = ClockView(
+        clock=record.clock,
+        state=record.state.value,
+        order_id=record.order_id,
+        department=record.department,
+        calendar=record.calendar,
+        started_at=record.started_at,
+        due_at=record.due_at,
+        marks=[
+            MarkView(threshold=m.threshold, at=m.at, fired_at=m.fired_at, skipped=m.skipped)
+            for m in record.marks
+        ],
+        fired_at=record.fired_at,
+        late_seconds=record.late_seconds,
+        settled_at=record.settled_at,
+        verdict=record.verdict,
+        stop_reason=record.stop_reason,
+        rejected_at=record.rejected_at,
+        orders=list(record.orders),
+        extensions=[
+            {"extended_at": e.extended_at, "from": e.before, "to": e.after, "applied": e.applied}
+            for e in record.extensions
+        ],
+    )
+    if record.state in (TimerState.RUNNING, TimerState.BREACHED):
+        shown.colour = colour(record.warning_marks(), record.state, now)
+    return shown
 
 
 @router.get(
@@ -102,31 +123,15 @@ def clock_view(document: Document, now: datetime) -> ClockView:
     responses={404: {"model": Problem, "description": "No clock known for this order"}},
 )
 async def get_timers(order_id: str, deps: Deps) -> Any:
-    documents = await deps.timers.for_order(order_id)
-    if not documents:
+    records = await deps.timers.for_order(order_id)
+    if not records:
         return problem(404, "order_not_found", f"no SLA clock known for order {order_id}")
-    first = documents[0]
     now = deps.clock.now()
     return OrderClocks(
         order_id=order_id,
-        case_id=first["case_id"],
-        department=first["department"],
-        clocks=[clock_view(document, now) for document in documents],
-    )
-
-
-def open_clock(document: Document) -> OpenClock:
-    return OpenClock(
-        order_id=document["order_id"],
-        case_id=document["case_id"],
-        department=document["department"],
-        township_id=document.get("township_id"),
-        clock=document["clock"],
-        state=TimerState(document["state"]),
-        started_at=document["started_at"],
-        due_at=document["due_at"],
-        marks=marks_of(document),
-        calendar=document.get("calendar") or "wall-clock",
+        case_id=records[0].case_id,
+        department=records[0].department,
+        clocks=[clock_view(record, now) for record in records],
     )
 
 
@@ -143,7 +148,7 @@ async def get_board(
     township_id: Annotated[str | None, Query(description="Only this township's orders")] = None,
 ) -> dict[str, Any]:
     now = deps.clock.now()
-    clocks = [open_clock(document) for document in await deps.timers.open_clocks()]
+    clocks = await deps.timers.open_clocks()
     statuses = order_statuses(clocks, now, deps.policy.calendars)
     if department is not None:
         statuses = [s for s in statuses if s.department == department]
@@ -181,8 +186,5 @@ async def get_rates(
                 parameter="period",
                 expected_formats=list(EXPECTED_FORMATS.values()),
             )
-    rows = [
-        VerdictRow(d["clock"], Verdict(d["verdict"]), d["verdict_department"])
-        for d in await deps.timers.verdicts(period)
-    ]
+    rows = await deps.timers.verdicts(period)
     return {"period": period, "timezone": "Asia/Shanghai", **rates(rows)}

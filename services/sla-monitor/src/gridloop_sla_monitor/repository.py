@@ -14,6 +14,7 @@ from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, Document, DuplicateKeyError, IndexSpec
 from gridloop_common.outbox import RelayNow, with_outbox
 from gridloop_common.periods import period_keys
+from gridloop_sla_monitor.board import OpenClock, VerdictRow
 from gridloop_sla_monitor.clocks import (
     ACCEPT,
     COMPLETE,
@@ -131,6 +132,99 @@ def facts_of(document: Document) -> ClockFacts:
     )
 
 
+@dataclass(frozen=True)
+class MarkRecord:
+    """A warning mark of a clock, and whether the scan announced or skipped it."""
+
+    threshold: float
+    at: datetime
+    fired_at: datetime | None = None
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class ExtensionRecord:
+    """An extension the clock heard: its deadline before and after, and whether it moved it."""
+
+    extended_at: datetime
+    before: datetime
+    after: datetime
+    applied: bool
+
+
+@dataclass(frozen=True)
+class ClockRecord:
+    """One clock as the API shows it: what it times, where it stands, what it decided."""
+
+    timer: str
+    clock: ClockName
+    state: TimerState
+    order_id: str
+    case_id: str
+    department: str
+    calendar: str | None
+    started_at: datetime | None
+    due_at: datetime | None
+    marks: tuple[MarkRecord, ...]
+    fired_at: datetime | None = None
+    late_seconds: float | None = None
+    settled_at: datetime | None = None
+    verdict: Verdict | None = None
+    stop_reason: str | None = None
+    rejected_at: datetime | None = None
+    # Complete clocks: the orders that held this share's clock, in turn.
+    orders: tuple[str, ...] = ()
+    extensions: tuple[ExtensionRecord, ...] = ()
+
+    def warning_marks(self) -> tuple[Mark, ...]:
+        return tuple(Mark(m.threshold, m.at) for m in self.marks)
+
+
+def _clock_record(document: Document) -> ClockRecord:
+    verdict = document.get("verdict")
+    return ClockRecord(
+        timer=document["_id"],
+        clock=document["clock"],
+        state=TimerState(document["state"]),
+        order_id=document["order_id"],
+        case_id=document["case_id"],
+        department=document["department"],
+        calendar=document.get("calendar"),
+        started_at=document.get("started_at"),
+        due_at=document.get("due_at"),
+        marks=tuple(
+            MarkRecord(m["threshold"], m["at"], m.get("fired_at"), bool(m.get("skipped")))
+            for m in document.get("marks") or ()
+        ),
+        fired_at=document.get("fired_at"),
+        late_seconds=document.get("late_seconds"),
+        settled_at=document.get("settled_at"),
+        verdict=Verdict(verdict) if verdict else None,
+        stop_reason=document.get("stop_reason"),
+        rejected_at=document.get("rejected_at"),
+        orders=tuple(document.get("orders") or ()),
+        extensions=tuple(
+            ExtensionRecord(e["extended_at"], e["from"], e["to"], bool(e["applied"]))
+            for e in document.get("extensions") or ()
+        ),
+    )
+
+
+def _open_clock(document: Document) -> OpenClock:
+    return OpenClock(
+        order_id=document["order_id"],
+        case_id=document["case_id"],
+        department=document["department"],
+        township_id=document.get("township_id"),
+        clock=document["clock"],
+        state=TimerState(document["state"]),
+        started_at=document["started_at"],
+        due_at=document["due_at"],
+        marks=marks_of(document),
+        calendar=document.get("calendar") or "wall-clock",
+    )
+
+
 def verdict_fields(verdict: Verdict, at: datetime, department: str) -> Document:
     """A clock's verdict for the rates, counted in the Shanghai periods `at` falls in."""
     return {
@@ -157,13 +251,14 @@ class TimerRepository:
     async def get(self, timer: str) -> Document | None:
         return await self.timers.find_one({"_id": timer}, NO_OUTBOX)
 
-    async def for_order(self, order_id: str) -> list[Document]:
+    async def for_order(self, order_id: str) -> list[ClockRecord]:
         """The order's accept clock and the complete clock of its share, by `_id` only."""
         accept = await self.get(f"{order_id}:{ACCEPT}")
         if accept is None:
             return []
         complete = await self.get(accept.get("complete_timer") or f"{order_id}:{COMPLETE}")
-        return [accept] if complete is None else [accept, complete]
+        found = [accept] if complete is None else [accept, complete]
+        return [_clock_record(document) for document in found]
 
     async def open_main_clocks(self, case_id: str) -> list[Document]:
         cursor = self.timers.find(
@@ -203,7 +298,7 @@ class TimerRepository:
         )
         return [document async for document in cursor]
 
-    async def open_clocks(self) -> list[Document]:
+    async def open_clocks(self) -> list[OpenClock]:
         cursor = self.timers.find(
             {"state": {"$in": list(OPEN_STATES)}},
             {
@@ -219,14 +314,17 @@ class TimerRepository:
                 "calendar": 1,
             },
         )
-        return [document async for document in cursor]
+        return [_open_clock(document) async for document in cursor]
 
-    async def verdicts(self, period_key: str | None) -> list[Document]:
+    async def verdicts(self, period_key: str | None) -> list[VerdictRow]:
         cursor = self.timers.find(
             {"verdict_periods": period_key or ALL_TIME},
             {"clock": 1, "verdict": 1, "verdict_department": 1},
         )
-        return [document async for document in cursor]
+        return [
+            VerdictRow(d["clock"], Verdict(d["verdict"]), d["verdict_department"])
+            async for d in cursor
+        ]
 
     async def transition(
         self,
