@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
@@ -32,7 +32,12 @@ __all__ = [
 ]
 
 
-def create_client(url: str, *, server_selection_timeout_ms: int = 5_000) -> Client:
+def create_client(
+    url: str,
+    *,
+    server_selection_timeout_ms: int = 5_000,
+    listeners: Sequence[monitoring.CommandListener] = (),
+) -> Client:
     # tz_aware: every datetime read back is UTC-aware, matching the Clock's values.
     # journal: a write is acknowledged once it is in the server's journal. Without it a server
     # killed within its journal interval loses writes it had acknowledged — a report answered
@@ -45,6 +50,7 @@ def create_client(url: str, *, server_selection_timeout_ms: int = 5_000) -> Clie
         tzinfo=UTC,
         serverSelectionTimeoutMS=server_selection_timeout_ms,
         connectTimeoutMS=server_selection_timeout_ms,
+        event_listeners=list(listeners),
     )
 
 

@@ -259,13 +259,16 @@ def runtime_for(
     settings: ServiceSettings, clock: Clock | None = None, **parts: Any
 ) -> ServiceRuntime:
     """A runtime with this process's database client and metrics; `parts` are the service's own."""
+    metrics = ServiceMetrics(settings.service_name)
     return ServiceRuntime(
         settings=settings,
         clock=clock or SystemClock(),
         mongo=create_client(
-            settings.mongodb_url, server_selection_timeout_ms=settings.mongodb_timeout_ms
+            settings.mongodb_url,
+            server_selection_timeout_ms=settings.mongodb_timeout_ms,
+            listeners=[metrics.database_commands],
         ),
-        metrics=ServiceMetrics(settings.service_name),
+        metrics=metrics,
         **parts,
     )
 
