@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -15,12 +16,12 @@ from gridloop_common.api_keys import API_KEY_HEADER, require_staff
 from gridloop_common.http import MAX_OFFSET, app_deps, problem
 from gridloop_common.http_errors import error_body
 from gridloop_common.idempotency import REPLAYED_HEADER, IdempotencyKey, request_fingerprint
-from gridloop_common.mongo import Document
 from gridloop_common.registry import UnknownAreaError
 from gridloop_notify import notices as notice_rules
 from gridloop_notify.audience import Audience, townships
 from gridloop_notify.bootstrap import NotifyDeps
 from gridloop_notify.delivery import DELIVERED, FAILED, SKIPPED
+from gridloop_notify.repository import DeliveryRecord, NoticeRecord
 
 Deps = Annotated[NotifyDeps, Depends(app_deps)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
@@ -144,9 +145,9 @@ async def create_notice(
     return JSONResponse(
         {
             "notice_id": identifier,
-            "status": stored["status"],
-            "recipients": stored["recipients"],
-            "recipients_by_channel": stored["recipients_by_channel"],
+            "status": stored.status,
+            "recipients": stored.recipients,
+            "recipients_by_channel": dict(stored.recipients_by_channel),
         },
         status_code=202,
         headers=headers,
@@ -199,7 +200,7 @@ class NoticeView(BaseModel):
     page: Page
 
 
-def totals(recipients: int, counts: dict[str, int]) -> Totals:
+def totals(recipients: int, counts: Mapping[str, int]) -> Totals:
     delivered, failed, skipped = (int(counts.get(s, 0)) for s in (DELIVERED, FAILED, SKIPPED))
     return Totals(
         recipients=recipients,
@@ -227,26 +228,25 @@ async def get_notice(
         Query(description="Only recipients in this status (the page may then hold fewer)"),
     ] = None,
 ) -> Any:
-    notice = await deps.notices.get(notice_id)
+    notice = await deps.notices.summary(notice_id)
     if notice is None:
         return problem(404, "notice_not_found", f"no notice {notice_id}")
     recipients, next_offset = await recipients_page(deps, notice, offset, limit, status)
-    by_channel_recipients: dict[str, int] = notice.get("recipients_by_channel") or {}
     view = NoticeView(
         notice_id=notice_id,
-        kind=notice["kind"],
-        status=notice["status"],
-        title=notice["title"],
-        text=notice["text"],
-        audience=notice.get("audience"),
-        channels=notice.get("channels") or [],
-        case_id=notice.get("case_id"),
-        created_at=notice["created_at"],
-        completed_at=notice.get("completed_at"),
-        totals=totals(int(notice["recipients"]), notice.get("totals") or {}),
+        kind=notice.kind,
+        status=notice.status,
+        title=notice.title,
+        text=notice.text,
+        audience=dict(notice.audience) if notice.audience is not None else None,
+        channels=list(notice.channels),
+        case_id=notice.case_id,
+        created_at=notice.created_at,
+        completed_at=notice.completed_at,
+        totals=totals(notice.recipients, notice.totals),
         by_channel={
-            channel: totals(count, (notice.get("by_channel") or {}).get(channel) or {})
-            for channel, count in by_channel_recipients.items()
+            channel: totals(count, notice.by_channel.get(channel) or {})
+            for channel, count in notice.recipients_by_channel.items()
         },
         recipients=recipients,
         page=Page(offset=offset, limit=limit, status=status, next_offset=next_offset),
@@ -255,48 +255,45 @@ async def get_notice(
 
 
 async def recipients_page(
-    deps: NotifyDeps, notice: Document, offset: int, limit: int, status: str | None
+    deps: NotifyDeps, notice: NoticeRecord, offset: int, limit: int, status: str | None
 ) -> tuple[list[RecipientView], int | None]:
     """Recipients from seq `offset` on: `limit` of them, or with a status filter as many as a
     scan of FILTERED_SCAN_LIMIT seqs finds (the cursor then says where to go on)."""
-    total = int(notice["recipients"])
-    batch_size = int(notice.get("batch_size", 100))
+    total = notice.recipients
     span = limit if status is None else max(limit, FILTERED_SCAN_LIMIT)
     last = min(offset + span, total) - 1
     found: list[RecipientView] = []
     next_offset: int | None = None
     if offset < total:
-        for batch in await deps.batches.page(notice["_id"], offset, last, batch_size):
-            for entry in batch["entries"]:
-                seq = int(entry["seq"])
-                if seq < offset or seq > last:
-                    continue
-                if status is not None and entry["status"] != status:
-                    continue
-                if len(found) == limit:
-                    next_offset = seq
-                    break
-                found.append(_recipient_view(entry, batch["channel"]))
-            if next_offset is not None:
+        deliveries = await deps.batches.deliveries(
+            notice.notice_id, offset, last, notice.batch_size
+        )
+        for delivery in deliveries:
+            if delivery.seq < offset or delivery.seq > last:
+                continue
+            if status is not None and delivery.status != status:
+                continue
+            if len(found) == limit:
+                next_offset = delivery.seq
                 break
+            found.append(_recipient_view(delivery))
     if next_offset is None and last + 1 < total:
         next_offset = last + 1
     return found, next_offset
 
 
-def _recipient_view(entry: Document, channel: str) -> RecipientView:
-    # The address is never shown: it is a resident's phone or a URL that may carry a token.
+def _recipient_view(delivery: DeliveryRecord) -> RecipientView:
     return RecipientView(
-        seq=entry["seq"],
-        recipient_id=entry["recipient_id"],
-        channel=channel,
-        delivery_id=entry["delivery_id"],
-        status=entry["status"],
-        attempts=entry.get("attempts", 0),
-        last_error=entry.get("last_error"),
-        last_attempt_at=entry.get("last_attempt_at"),
-        next_attempt_at=entry.get("next_attempt_at"),
-        delivered_at=entry.get("delivered_at"),
+        seq=delivery.seq,
+        recipient_id=delivery.recipient_id,
+        channel=delivery.channel,
+        delivery_id=delivery.delivery_id,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        last_error=delivery.last_error,
+        last_attempt_at=delivery.last_attempt_at,
+        next_attempt_at=delivery.next_attempt_at,
+        delivered_at=delivery.delivered_at,
     )
 
 
@@ -321,21 +318,21 @@ class CaseNotices(BaseModel):
     summary="Every notice about a case (reporter feedback, alerts), oldest first",
 )
 async def list_case_notices(case_id: str, deps: Deps) -> Any:
-    documents = await deps.notices.for_case(case_id)
-    if not documents:
+    found = await deps.notices.for_case(case_id)
+    if not found:
         return problem(404, "case_has_no_notices", f"notify has no notices about case {case_id}")
     return CaseNotices(
         case_id=case_id,
         notices=[
             NoticeSummary(
-                notice_id=d["_id"],
-                kind=d["kind"],
-                status=d["status"],
-                title=d["title"],
-                created_at=d["created_at"],
-                completed_at=d.get("completed_at"),
-                totals=totals(int(d["recipients"]), d.get("totals") or {}),
+                notice_id=notice.notice_id,
+                kind=notice.kind,
+                status=notice.status,
+                title=notice.title,
+                created_at=notice.created_at,
+                completed_at=notice.completed_at,
+                totals=totals(notice.recipients, notice.totals),
             )
-            for d in documents
+            for notice in found
         ],
     )

@@ -8,11 +8,10 @@ import structlog
 
 from gridloop_common.clock import Clock
 from gridloop_common.idempotency import IdempotencyKeyReused
-from gridloop_common.mongo import Document
 from gridloop_notify.alerts import Subscription, hears_notice
 from gridloop_notify.expansion import Expander
 from gridloop_notify.notices import NoticeDraft, Subscriber
-from gridloop_notify.repository import NoticeRepository, SubscriptionRepository
+from gridloop_notify.repository import NoticeRecord, NoticeRepository, SubscriptionRepository
 
 log = structlog.stdlib.get_logger("gridloop.notify")
 
@@ -40,17 +39,17 @@ class NoticeService:
 
     async def submit_later(
         self, draft: NoticeDraft, request_fingerprint: str
-    ) -> tuple[Document, bool]:
+    ) -> tuple[NoticeRecord, bool]:
         """For the API: stored now, expanded in the background. Returns the stored notice and
         whether it is a replay of an earlier request with the same key and body."""
         created = await self.notices.insert(
             draft, self.clock.now(), self.batch_size, request_fingerprint
         )
-        stored = await self.notices.get(draft.notice_id)
+        stored = await self.notices.summary(draft.notice_id)
         if stored is None:  # pragma: no cover - deleted between insert and read
             raise RuntimeError(f"notice {draft.notice_id} vanished")
         if not created:
-            if stored.get("request_fingerprint") != request_fingerprint:
+            if stored.request_fingerprint != request_fingerprint:
                 raise IdempotencyKeyReused
             return stored, True
         log.info(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gridloop_notify.delivery import PENDING
-from gridloop_notify.repository.batches import BatchRepository, batch_document
+from gridloop_notify.repository.batches import BatchRepository, DeliveryRecord, batch_document
 from gridloop_notify.repository.common import (
     BATCHES,
     INDEXES,
@@ -15,6 +15,7 @@ from gridloop_notify.repository.notices import (
     COMPLETED,
     EXPANDING,
     SENDING,
+    NoticeRecord,
     NoticeRepository,
     segment_document,
     segment_from_document,
@@ -34,6 +35,8 @@ __all__ = [
     "SENDING",
     "SUBSCRIPTIONS",
     "BatchRepository",
+    "DeliveryRecord",
+    "NoticeRecord",
     "NoticeRepository",
     "ReporterRepository",
     "SubscriptionRepository",

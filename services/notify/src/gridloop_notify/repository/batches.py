@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pymongo.errors import BulkWriteError
@@ -22,6 +23,23 @@ from gridloop_notify.delivery import (
 
 _DUPLICATE_KEY = 11000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One recipient's delivery as the API shows it; never its address (a resident's phone, a
+    URL that may carry a token)."""
+
+    seq: int
+    recipient_id: str
+    channel: str
+    delivery_id: str
+    status: str
+    attempts: int
+    last_error: str | None
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
 
 
 def _only_duplicates(error: BulkWriteError) -> bool:
@@ -124,13 +142,31 @@ class BatchRepository:
         result = await self.batches.update_one({"_id": batch_id, "owner": token}, update)
         return result.matched_count == 1
 
-    async def page(self, notice_id: str, first: int, last: int, batch_size: int) -> list[Document]:
-        """Batches holding seqs first..last: a narrow range on (notice_id, first_seq)."""
+    async def deliveries(
+        self, notice_id: str, first: int, last: int, batch_size: int
+    ) -> list[DeliveryRecord]:
+        """The deliveries of the batches holding seqs first..last, in seq order (a narrow range
+        on (notice_id, first_seq)); the page's edges may hold seqs outside first..last."""
         cursor = self.batches.find(
             {"notice_id": notice_id, "first_seq": {"$gt": first - batch_size, "$lte": last}},
             {"owner": 0},
         ).sort("first_seq", 1)
-        return [document async for document in cursor]
+        return [
+            DeliveryRecord(
+                seq=int(entry["seq"]),
+                recipient_id=entry["recipient_id"],
+                channel=batch["channel"],
+                delivery_id=entry["delivery_id"],
+                status=entry["status"],
+                attempts=int(entry.get("attempts", 0)),
+                last_error=entry.get("last_error"),
+                last_attempt_at=entry.get("last_attempt_at"),
+                next_attempt_at=entry.get("next_attempt_at"),
+                delivered_at=entry.get("delivered_at"),
+            )
+            async for batch in cursor
+            for entry in batch["entries"]
+        ]
 
     async def open_but_settled(self, notice_id: str, limit: int = 100) -> list[str]:
         """Open batches whose stored deliveries are all settled: sent, yet never given back."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +59,50 @@ def _zero_totals(channels: Iterable[str]) -> dict[str, dict[str, int]]:
     return {channel: {DELIVERED: 0, FAILED: 0, SKIPPED: 0} for channel in channels}
 
 
+@dataclass(frozen=True)
+class NoticeRecord:
+    """A notice as the API shows it: what it says, to whom, and how far its delivery is."""
+
+    notice_id: str
+    kind: str
+    status: str
+    title: str
+    text: str
+    audience: Mapping[str, Any] | None
+    channels: tuple[str, ...]
+    case_id: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    recipients: int
+    recipients_by_channel: Mapping[str, int]
+    # Settled deliveries by status, for the whole notice and per channel.
+    totals: Mapping[str, int]
+    by_channel: Mapping[str, Mapping[str, int]]
+    batch_size: int
+    request_fingerprint: str | None
+
+
+def _summary(document: Document) -> NoticeRecord:
+    return NoticeRecord(
+        notice_id=document["_id"],
+        kind=document["kind"],
+        status=document["status"],
+        title=document["title"],
+        text=document["text"],
+        audience=document.get("audience"),
+        channels=tuple(document.get("channels") or ()),
+        case_id=document.get("case_id"),
+        created_at=document["created_at"],
+        completed_at=document.get("completed_at"),
+        recipients=int(document["recipients"]),
+        recipients_by_channel=dict(document.get("recipients_by_channel") or {}),
+        totals=dict(document.get("totals") or {}),
+        by_channel=dict(document.get("by_channel") or {}),
+        batch_size=int(document.get("batch_size", 100)),
+        request_fingerprint=document.get("request_fingerprint"),
+    )
+
+
 class NoticeRepository:
     def __init__(self, notices: Collection) -> None:
         self.notices = notices
@@ -108,6 +153,10 @@ class NoticeRepository:
 
     async def get(self, notice_id: str) -> Document | None:
         return await self.notices.find_one({"_id": notice_id}, {"segments": 0})
+
+    async def summary(self, notice_id: str) -> NoticeRecord | None:
+        document = await self.get(notice_id)
+        return None if document is None else _summary(document)
 
     async def plan(self, notice_id: str) -> Document | None:
         return await self.notices.find_one({"_id": notice_id})
@@ -253,10 +302,10 @@ class NoticeRepository:
         )
         return found is not None
 
-    async def for_case(self, case_id: str, limit: int = 200) -> list[Document]:
+    async def for_case(self, case_id: str, limit: int = 200) -> list[NoticeRecord]:
         cursor = (
             self.notices.find({"case_id": case_id}, {"segments": 0, "data": 0})
             .sort("created_at", 1)
             .limit(limit)
         )
-        return [document async for document in cursor]
+        return [_summary(document) async for document in cursor]
