@@ -12,7 +12,7 @@ from gridloop_notify.channels import Outbound
 from gridloop_notify.delivery import DELIVERED, Counts, Entry, Outcome, Recipient, RetryPolicy
 from gridloop_notify.delivery import new_entry as make_entry
 from gridloop_notify.ratelimit import ChannelGate
-from gridloop_notify.repository import SENDING
+from gridloop_notify.repository import SENDING, NoticeContent
 from gridloop_notify.worker import BatchWorker, Completion, DueBatches, Wakeup
 
 NOTICE = "N-test-worker"
@@ -67,8 +67,8 @@ class Notices:
     def __init__(self) -> None:
         self.closed = 0
 
-    async def content(self, notice_id: str) -> dict[str, Any]:
-        return {"kind": "broadcast", "title": "停水通知", "text": "明日停水。", "data": {}}
+    async def content(self, notice_id: str) -> NoticeContent:
+        return NoticeContent(kind="broadcast", title="停水通知", text="明日停水。", data={})
 
     async def add_counts(
         self, notice_id: str, channel: str, delta: Mapping[str, int], now: datetime

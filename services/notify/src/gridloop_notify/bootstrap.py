@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from prometheus_client import Counter
@@ -24,21 +21,21 @@ from gridloop_notify.channels import (
     ChatGroupChannel,
     EmailChannel,
     HttpPoster,
-    SecretMissing,
+    SigningSecrets,
     SmsGatewayChannel,
     SmtpSettings,
     WebhookChannel,
 )
 from gridloop_notify.delivery import RetryPolicy
 from gridloop_notify.erasure import ReplyAddressEraser
-from gridloop_notify.expansion import Expander
+from gridloop_notify.expansion import Expander, Housekeeping
 from gridloop_notify.handlers import NotifyHandlers
-from gridloop_notify.notices import REPORTER_WEBHOOK_SIGNER, Endpoints
+from gridloop_notify.notices import Endpoints
 from gridloop_notify.ratelimit import ChannelGate
 from gridloop_notify.service import NoticeService
 from gridloop_notify.settings import NotifySettings
 from gridloop_notify.subscriptions import subscriptions
-from gridloop_notify.worker import BatchWorker, Completion, DueBatches, Wakeup
+from gridloop_notify.worker import BatchWorker, Completion, DueBatches, NoticeContents, Wakeup
 
 # httpx's pool spends longer choosing a connection the more it holds; pools of two keep it
 # quick (measured on loopback, 16 in flight: 8 pools x 2 send 846/s, 4 x 4 727/s, 1 x 16 272/s).
@@ -85,25 +82,6 @@ def http_pools(settings: NotifySettings) -> list[httpx.AsyncClient]:
     ]
 
 
-def secret_lookup(
-    settings: NotifySettings, subscriptions_repo: repository.SubscriptionRepository
-) -> Callable[[str], Awaitable[str]]:
-    async def lookup(reference: str) -> str:
-        if not reference:
-            return ""
-        if reference == REPORTER_WEBHOOK_SIGNER:
-            return settings.notify_reporter_webhook_secret
-        kind, _, identifier = reference.partition(":")
-        if kind == "subscription":
-            secret = await subscriptions_repo.secret_of(identifier)
-            if secret is None:
-                raise SecretMissing(f"subscription {identifier} was removed")
-            return secret
-        raise SecretMissing(f"unknown secret reference {kind!r}")
-
-    return lookup
-
-
 def build_channels(
     settings: NotifySettings,
     clock: Clock,
@@ -119,7 +97,9 @@ def build_channels(
         return HttpPoster(pools, settings.notify_webhook_timeout_seconds, clock)
 
     channels: dict[str, Channel] = {
-        "webhook": WebhookChannel(poster(), secret_lookup(settings, subscriptions_repo))
+        "webhook": WebhookChannel(
+            poster(), SigningSecrets(settings.notify_reporter_webhook_secret, subscriptions_repo)
+        )
     }
     if settings.notify_chat_group_webhook_url:
         channels["chat_group"] = ChatGroupChannel(
@@ -179,7 +159,7 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
         base_seconds=settings.notify_retry_base_seconds,
         max_seconds=settings.notify_retry_max_seconds,
     )
-    notice_cache: OrderedDict[str, Any] = OrderedDict()
+    contents = NoticeContents(notices)
     sends = Counter(
         "gridloop_notify_sends_total",
         "Sends to a channel by outcome: delivered, retry (will be tried again), failed",
@@ -205,22 +185,15 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
             clock=clock,
             lease=lease,
             flush_seconds=settings.notify_flush_seconds,
-            notice_cache=notice_cache,
+            contents=contents,
             observe=observe,
         )
         for _ in range(settings.notify_workers)
     ]
 
-    async def housekeeping() -> None:
-        """Resume what a crashed replica left: expansions and notices whose end went uncounted."""
-        while True:
-            now = clock.now()
-            for notice_id in await notices.unclaimed_expansions(now):
-                await expander.expand(notice_id)
-            for notice_id in await notices.quiet_since(repository.SENDING, now - 2 * lease):
-                await completion.check_quiet(notice_id)
-            await asyncio.sleep(settings.notify_poll_seconds)
-
+    housekeeping = Housekeeping(
+        notices, expander, completion, clock, lease, settings.notify_poll_seconds
+    )
     service = NoticeService(
         notices, subscriptions_repo, expander, clock, settings.notify_batch_size
     )
@@ -243,7 +216,7 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
         eraser=ReplyAddressEraser(reporters, notices, batches),
     )
     runtime.subscriptions = subscriptions(handlers)
-    runtime.background = [feed.run, *(worker.run for worker in workers), housekeeping]
+    runtime.background = [feed.run, *(worker.run for worker in workers), housekeeping.run]
     # Background expansions stop first; the HTTP pools close after everything that sends.
     runtime.closers = [expander.stop, *http_closers]
     return NotifyDeps(

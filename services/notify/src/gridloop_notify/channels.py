@@ -17,6 +17,8 @@ import httpx
 from gridloop_common.clock import Clock
 from gridloop_common.idempotency import IDEMPOTENCY_HEADER
 from gridloop_notify.delivery import Outcome, http_outcome
+from gridloop_notify.notices import REPORTER_WEBHOOK_SIGNER
+from gridloop_notify.repository import SubscriptionRepository
 from gridloop_notify.signing import SIGNATURE_HEADER, signature
 
 USER_AGENT = "gridloop-notify/0.1"
@@ -50,6 +52,28 @@ class Channel(Protocol):
 
 class SecretMissing(LookupError):
     """The secret a delivery was planned with no longer exists (its subscription was removed)."""
+
+
+@dataclass(frozen=True)
+class SigningSecrets:
+    """Finds a delivery's signing secret by its reference: the reporter webhook's setting, or
+    a subscription's own secret (read when sent, so a removed subscription signs nothing)."""
+
+    reporter_webhook_secret: str
+    subscriptions: SubscriptionRepository
+
+    async def __call__(self, reference: str) -> str:
+        if not reference:
+            return ""
+        if reference == REPORTER_WEBHOOK_SIGNER:
+            return self.reporter_webhook_secret
+        kind, _, identifier = reference.partition(":")
+        if kind == "subscription":
+            secret = await self.subscriptions.secret_of(identifier)
+            if secret is None:
+                raise SecretMissing(f"subscription {identifier} was removed")
+            return secret
+        raise SecretMissing(f"unknown secret reference {kind!r}")
 
 
 # Finds the signing secret of a delivery ("" signs nothing); raises SecretMissing.

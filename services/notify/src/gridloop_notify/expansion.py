@@ -22,7 +22,12 @@ from gridloop_notify.audience import (
     household_recipients,
 )
 from gridloop_notify.delivery import BatchDraft, Recipient, Segment, count, cut_batches
-from gridloop_notify.repository import BatchRepository, NoticeRepository, segment_from_document
+from gridloop_notify.repository import (
+    SENDING,
+    BatchRepository,
+    NoticeRepository,
+    segment_from_document,
+)
 from gridloop_notify.worker import Completion, LeaseLost, Wakeup
 
 log = structlog.stdlib.get_logger("gridloop.notify.expansion")
@@ -152,3 +157,25 @@ class Expander:
         if segment.source == "chat_groups":
             return chat_group_recipients(chat_groups(self.registry, audience))
         return household_recipients(self.registry, audience)
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    """Resumes what a crashed replica left: expansions nobody holds, and notices gone quiet
+    whose end went uncounted (each replica runs one)."""
+
+    notices: NoticeRepository
+    expander: Expander
+    completion: Completion
+    clock: Clock
+    lease: timedelta
+    poll_seconds: float
+
+    async def run(self) -> None:
+        while True:
+            now = self.clock.now()
+            for notice_id in await self.notices.unclaimed_expansions(now):
+                await self.expander.expand(notice_id)
+            for notice_id in await self.notices.quiet_since(SENDING, now - 2 * self.lease):
+                await self.completion.check_quiet(notice_id)
+            await asyncio.sleep(self.poll_seconds)

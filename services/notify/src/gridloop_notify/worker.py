@@ -28,7 +28,7 @@ from gridloop_notify.delivery import (
     next_due,
 )
 from gridloop_notify.ratelimit import ChannelGate
-from gridloop_notify.repository import SENDING, BatchRepository, NoticeRepository
+from gridloop_notify.repository import SENDING, BatchRepository, NoticeContent, NoticeRepository
 
 log = structlog.stdlib.get_logger("gridloop.notify.worker")
 
@@ -100,6 +100,27 @@ class DueBatches:
         batch_id = await self._queue.get()
         self._queued.discard(batch_id)
         return batch_id
+
+
+class NoticeContents:
+    """What recent notices say, kept for the replica's workers: every batch of a broadcast
+    sends the same text, read once instead of once per batch (the last `_NOTICE_CACHE`)."""
+
+    def __init__(self, notices: NoticeRepository) -> None:
+        self._notices = notices
+        self._recent: OrderedDict[str, NoticeContent] = OrderedDict()
+
+    async def get(self, notice_id: str) -> NoticeContent | None:
+        cached = self._recent.get(notice_id)
+        if cached is not None:
+            self._recent.move_to_end(notice_id)
+            return cached
+        found = await self._notices.content(notice_id)
+        if found is not None:
+            self._recent[notice_id] = found
+            while len(self._recent) > _NOTICE_CACHE:
+                self._recent.popitem(last=False)
+        return found
 
 
 class LeaseLost(Exception):
@@ -196,10 +217,15 @@ class BatchWorker:
     clock: Clock
     lease: timedelta
     flush_seconds: float
-    notice_cache: OrderedDict[str, Mapping[str, Any]] = field(default_factory=OrderedDict)
+    # Shared by the replica's workers; one of their own when not given.
+    contents: NoticeContents | None = None
     jitter: Callable[[], float] = random.random
     # Called with (channel, outcome kind) after every send: the service's Prometheus counter.
     observe: Callable[[str, str], None] = lambda _channel, _kind: None
+
+    def __post_init__(self) -> None:
+        if self.contents is None:
+            self.contents = NoticeContents(self.notices)
 
     async def run(self) -> None:
         while True:
@@ -253,7 +279,7 @@ class BatchWorker:
             raise
 
     async def _send_all(
-        self, batch: _Batch, notice: Mapping[str, Any], channel: Channel, due: list[int]
+        self, batch: _Batch, notice: NoticeContent, channel: Channel, due: list[int]
     ) -> None:
         gate = self.gates[batch.channel]
 
@@ -262,12 +288,12 @@ class BatchWorker:
             message = Outbound(
                 delivery_id=entry["delivery_id"],
                 notice_id=batch.notice_id,
-                kind=notice["kind"],
+                kind=notice.kind,
                 recipient_id=entry["recipient_id"],
                 address=entry.get("address", ""),
-                title=notice["title"],
-                text=notice["text"],
-                data=notice.get("data") or {},
+                title=notice.title,
+                text=notice.text,
+                data=dict(notice.data),
                 secret_ref=entry.get("secret_ref"),
             )
             async with gate.slot():
@@ -345,14 +371,6 @@ class BatchWorker:
         batch.stored = counts
         await self.notices.add_counts(batch.notice_id, batch.channel, delta, self.clock.now())
 
-    async def _notice(self, notice_id: str) -> Mapping[str, Any] | None:
-        cached = self.notice_cache.get(notice_id)
-        if cached is not None:
-            self.notice_cache.move_to_end(notice_id)
-            return cached
-        found = await self.notices.content(notice_id)
-        if found is not None:
-            self.notice_cache[notice_id] = found
-            while len(self.notice_cache) > _NOTICE_CACHE:
-                self.notice_cache.popitem(last=False)
-        return found
+    async def _notice(self, notice_id: str) -> NoticeContent | None:
+        assert self.contents is not None  # set in __post_init__
+        return await self.contents.get(notice_id)

@@ -60,6 +60,16 @@ def _zero_totals(channels: Iterable[str]) -> dict[str, dict[str, int]]:
 
 
 @dataclass(frozen=True)
+class NoticeContent:
+    """What every delivery of a notice says (what a batch worker sends)."""
+
+    kind: str
+    title: str
+    text: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class NoticeRecord:
     """A notice as the API shows it: what it says, to whom, and how far its delivery is."""
 
@@ -161,10 +171,13 @@ class NoticeRepository:
     async def plan(self, notice_id: str) -> Document | None:
         return await self.notices.find_one({"_id": notice_id})
 
-    async def content(self, notice_id: str) -> Document | None:
-        return await self.notices.find_one(
+    async def content(self, notice_id: str) -> NoticeContent | None:
+        found = await self.notices.find_one(
             {"_id": notice_id}, {"kind": 1, "title": 1, "text": 1, "data": 1}
         )
+        if found is None:
+            return None
+        return NoticeContent(found["kind"], found["title"], found["text"], found.get("data") or {})
 
     async def claim_expansion(
         self, notice_id: str, token: str, now: datetime, until: datetime
