@@ -12,7 +12,8 @@ from aio_pika.abc import AbstractChannel, AbstractQueue
 from gridloop_common.clock import SystemClock
 from gridloop_common.contracts import CaseAccepted
 from gridloop_common.messaging import Outgoing, Publisher, envelope
-from gridloop_common.mongo import Client, Collection
+from gridloop_common.metrics import ServiceMetrics
+from gridloop_common.mongo import Client, Collection, create_client
 from gridloop_common.outbox import PENDING, OutboxRelay, outbox_fields, with_outbox
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.polling import eventually
@@ -126,6 +127,62 @@ async def test_the_sweep_takes_unleased_and_expired_documents_and_leaves_leased_
         assert held is not None and held[PENDING] is True and len(held["outbox"]) == 1
     finally:
         await relay.stop()
+
+
+async def test_a_sweep_relays_a_whole_backlog_in_a_handful_of_commands(
+    isolated: Isolated, amqp: AbstractChannel, events: AbstractQueue
+) -> None:
+    # What a replica finds after another died under load: 150 documents, some with two events,
+    # one of them leased by a live replica. Relaying them one by one cost five commands each.
+    metrics = ServiceMetrics("probe")
+    client = create_client(isolated.mongodb_url, listeners=[metrics.database_commands])
+    documents = client[isolated.database("outbox")][f"docs_{uuid.uuid4().hex[:6]}"]
+    relay = OutboxRelay([documents], SystemClock(), sweep_interval_seconds=60, grace_seconds=0)
+    stored_at = datetime.now(UTC) - timedelta(seconds=5)
+    outgoings = {f"d{n}": [event(f"b{n}-{k}") for k in range(1 + n % 2)] for n in range(150)}
+    await documents.insert_many(
+        [
+            {"_id": name, **outbox_fields(events_of, stored_at)}
+            for name, events_of in outgoings.items()
+        ]
+    )
+    await documents.update_one(
+        {"_id": "d7"}, {"$set": {"outbox_lease": datetime.now(UTC) + timedelta(hours=1)}}
+    )
+    await relay.start(Publisher(amqp, app_id="test"))
+    try:
+        before = commands_sent(metrics)
+        relayed = await relay.sweep()
+        spent = commands_sent(metrics) - before
+
+        expected = {o.message_id for name, out in outgoings.items() if name != "d7" for o in out}
+        assert relayed == len(expected) == 223
+        assert await published_ids(events, expected) == expected
+        assert await documents.count_documents({PENDING: True}) == 1  # d7, another's lease
+        # Find, lease, read back (with their cursors' next batch), pull what was sent, clear
+        # the emptied: 7 commands here, where one document after another took 5 x 149.
+        assert spent <= 10, breakdown(metrics)
+    finally:
+        await relay.stop()
+        await client.close()
+
+
+def breakdown(metrics: ServiceMetrics) -> dict[str, float]:
+    return {
+        sample.labels["command"]: sample.value
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "gridloop_db_commands_total"
+    }
+
+
+def commands_sent(metrics: ServiceMetrics) -> float:
+    return sum(
+        sample.value
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "gridloop_db_commands_total"
+    )
 
 
 class BrokerGone:

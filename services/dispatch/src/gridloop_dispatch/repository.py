@@ -35,7 +35,7 @@ _INTERNAL = {
     "outbox_pending": 0,
     "outbox_at": 0,
 }
-_INTERNAL_FIELDS = ("outbox_lease",)
+_INTERNAL_FIELDS = ("outbox_lease", "outbox_lease_holder")
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ HIDDEN = {
     "outbox_pending": 0,
     "outbox_at": 0,
     "outbox_lease": 0,
+    "outbox_lease_holder": 0,
     "applied_events": 0,
     "status_rank": 0,
     "case_rank": 0,
