@@ -290,6 +290,9 @@ class OutboxRelay:
             await self._release(collection, unsent)
         if sent:
             await self._mark_sent(collection, sent)
+            # A document a writer gave a new event meanwhile is still pending: its lease goes
+            # back now, or no sweep (this one's neither) could relay that event for 30 s.
+            await self._release(collection, [document_id for document_id, _ in sent])
         if error is not None:
             raise error
         return sum(len(ids) for _, ids in sent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -165,6 +166,43 @@ async def test_a_sweep_relays_a_whole_backlog_in_a_handful_of_commands(
     finally:
         await relay.stop()
         await client.close()
+
+
+class WriterMeanwhile:
+    """Publishes as the services do, but a writer stores a new event in the document while the
+    sweep's publish is in flight."""
+
+    def __init__(self, publisher: Publisher, documents: Collection, late: Outgoing) -> None:
+        self._publisher = publisher
+        self._documents = documents
+        self._late: Outgoing | None = late
+
+    async def publish_all(self, outgoings: Iterable[Outgoing]) -> None:
+        if self._late is not None:
+            late, self._late = self._late, None
+            await self._documents.update_one(
+                {"_id": "d1"}, with_outbox({}, [late], datetime.now(UTC) - timedelta(seconds=5))
+            )
+        await self._publisher.publish_all(outgoings)
+
+
+async def test_an_event_stored_during_a_sweep_is_relayed_next_without_waiting_out_a_lease(
+    isolated: Isolated, mongo_client: Client, amqp: AbstractChannel, events: AbstractQueue
+) -> None:
+    documents = mongo_client[isolated.database("outbox")][f"docs_{uuid.uuid4().hex[:6]}"]
+    relay = OutboxRelay([documents], SystemClock(), sweep_interval_seconds=60, grace_seconds=0)
+    first, late = event("swept-first"), event("swept-late")
+    stored_at = datetime.now(UTC) - timedelta(seconds=5)
+    await documents.insert_one({"_id": "d1", **outbox_fields([first], stored_at)})
+    relay._publisher = WriterMeanwhile(Publisher(amqp, app_id="test"), documents, late)
+
+    assert await relay.sweep() == 1
+    pending = await documents.find_one({"_id": "d1"})
+    assert pending is not None and [e["id"] for e in pending["outbox"]] == [late.message_id]
+    assert "outbox_lease" not in pending, "the next sweep need not wait for the lease to expire"
+    assert await relay.sweep() == 1
+    expected = {first.message_id, late.message_id}
+    assert await published_ids(events, expected) == expected
 
 
 def breakdown(metrics: ServiceMetrics) -> dict[str, float]:
