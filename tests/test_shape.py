@@ -52,15 +52,6 @@ def test_the_check_sees_an_import_of_the_broker_client() -> None:
     )
 
 
-# Modules outside `repository` modules that still write MongoDB queries or pass raw documents
-# (issue 14 moves them behind repositories with typed aggregates). The list may only shrink: a
-# new module with a query fails below, and so does a listed one that no longer has any.
-NOT_YET_BEHIND_A_REPOSITORY = {
-    "services/sla-monitor/src/gridloop_sla_monitor/handlers.py",
-    "services/sla-monitor/src/gridloop_sla_monitor/scanner.py",
-}
-
-
 def speaks_mongodb(path: Path) -> bool:
     """A `$`-operator key in a dict literal, or the raw `Document` type, anywhere in the module."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -86,8 +77,7 @@ def test_queries_live_in_repository_modules() -> None:
         and "repository" not in path.relative_to(ROOT).parts[:-1]
         and speaks_mongodb(path)
     }
-    assert outside - NOT_YET_BEHIND_A_REPOSITORY == set(), "a new module speaks MongoDB"
-    assert NOT_YET_BEHIND_A_REPOSITORY - outside == set(), "moved behind a repository: unlist it"
+    assert outside == set(), "MongoDB's query language outside a repository module"
 
 
 def test_the_query_check_sees_a_query() -> None:

@@ -15,7 +15,7 @@ from gridloop_common.periods import EXPECTED_FORMATS, InvalidPeriod, parse_perio
 from gridloop_sla_monitor.board import board, order_statuses, rates
 from gridloop_sla_monitor.bootstrap import SlaMonitorDeps
 from gridloop_sla_monitor.clocks import Colour, TimerState, Verdict, colour
-from gridloop_sla_monitor.repository import ClockRecord
+from gridloop_sla_monitor.timer import Timer
 
 Deps = Annotated[SlaMonitorDeps, Depends(app_deps)]
 
@@ -86,7 +86,7 @@ class Problem(BaseModel):
     detail: str
 
 
-def clock_view(record: ClockRecord, now: datetime) -> ClockView:
+def clock_view(record: Timer, now: datetime) -> ClockView:
     shown = ClockView(
         clock=record.clock,
         state=record.state.value,
@@ -112,7 +112,7 @@ def clock_view(record: ClockRecord, now: datetime) -> ClockView:
         ],
     )
     if record.state in (TimerState.RUNNING, TimerState.BREACHED):
-        shown.colour = colour(record.warning_marks(), record.state, now)
+        shown.colour = colour(record.schedule, record.state, now)
     return shown
 
 

@@ -21,41 +21,26 @@ from gridloop_common.contracts import (
 )
 from gridloop_common.contracts.sla import ClockName
 from gridloop_common.messaging import Delivery, NotYet, Outgoing
-from gridloop_common.mongo import Document
 from gridloop_sla_monitor.clocks import (
     ACCEPT,
     COMPLETE,
-    OPEN_STATES,
     ClockPolicy,
     Extension,
     Lineage,
     Rejection,
     Settlement,
     TimerState,
-    Verdict,
-    breach_event,
     extension,
     in_time,
-    late_seconds,
     lineage,
-    met_event,
-    next_mark,
     partition_of,
-    passed_after_move,
     reject,
     settle,
-    settled_late_event,
     timer_id,
 )
 from gridloop_sla_monitor.outgoing import sla_outgoing
-from gridloop_sla_monitor.repository import (
-    NewClock,
-    TimerRepository,
-    WatermarkRepository,
-    facts_of,
-    marks_document,
-    verdict_fields,
-)
+from gridloop_sla_monitor.repository import NewClock, TimerRepository, WatermarkRepository
+from gridloop_sla_monitor.timer import Timer, TimerChange, extended, rejected, settled
 
 log = structlog.stdlib.get_logger("gridloop.sla_monitor")
 
@@ -105,13 +90,13 @@ class ClockHandlers:
         count = await self.partitions()
         complete = await self._complete_clock(event, delivery, count)
         started = self._new_clock(event, ACCEPT, accept, count)
-        document = started.document(
+        if await self.timers.insert(
+            started,
             event,
             event_id=delivery.event_id,
             correlation_id=delivery.event.correlationid,
             complete_timer=complete,
-        )
-        if await self.timers.insert(document):
+        ):
             self.armed(started.marks[0].at)
             log.info(
                 "sla_clock_started",
@@ -154,8 +139,9 @@ class ClockHandlers:
                     f"the order {event.previous_order_id} that {event.order_id} replaces has no "
                     "clock yet; retrying while its dispatch lands"
                 )
-            if previous is not None and await self._take_over(previous["complete_timer"], event):
-                return str(previous["complete_timer"])
+            held = None if previous is None else previous.complete_timer
+            if held is not None and await self._take_over(held, event):
+                return held
             log.warning(
                 "sla_share_clock_not_inherited",
                 order_id=event.order_id,
@@ -163,40 +149,31 @@ class ClockHandlers:
                 reason="unknown" if previous is None else "stopped",
             )
         elif kind is Lineage.CASE_MAIN:
-            for document in await self.timers.open_main_clocks(event.case_id):
-                if await self._take_over(document["_id"], event):
-                    return str(document["_id"])
+            for main in await self.timers.open_main_clocks(event.case_id):
+                if await self._take_over(main.timer, event):
+                    return main.timer
         timer = timer_id(event.order_id, COMPLETE)
         started = self._new_clock(event, COMPLETE, timer, count)
-        document = started.document(
-            event, event_id=delivery.event_id, correlation_id=delivery.event.correlationid
-        )
-        if await self.timers.insert(document):
+        if await self.timers.insert(
+            started, event, event_id=delivery.event_id, correlation_id=delivery.event.correlationid
+        ):
             self.armed(started.marks[0].at)
         return timer
 
     async def _take_over(self, timer: str, event: CaseDispatched) -> bool:
         """The new order holds the share's running clock now; its deadline does not move."""
-        now = self.clock.now()
-        document = await self.timers.get(timer)
-        if document is None:
+        share = await self.timers.get(timer)
+        if share is None:
             return False
-        if event.order_id in document.get("orders", []):
+        if event.order_id in share.orders:
             return True  # a redelivery after a partial first attempt: ours already
-        taken = await self.timers.transition(
+        taken = await self.timers.hand_over(
             timer,
-            # Still open: a stopped share (a closed case) is not handed on.
-            {"state": {"$in": list(OPEN_STATES)}},
-            {
-                "order_id": event.order_id,
-                "department": event.department,
-                "role": event.role,
-                "held_since": event.dispatched_at,
-                "updated_at": now,
-            },
-            [],
-            now,
-            add_to_set={"orders": event.order_id},
+            order_id=event.order_id,
+            department=event.department,
+            role=event.role,
+            held_since=event.dispatched_at,
+            now=self.clock.now(),
         )
         if taken:
             log.info(
@@ -222,14 +199,16 @@ class ClockHandlers:
         # the acceptance.
         self._acceptance_first(accept, event.completed_at, delivery)
         await self._settle(accept, event.completed_at, delivery, how="completed")
-        complete = await self.timers.get(accept["complete_timer"])
-        if complete is not None and complete["order_id"] == event.order_id:
+        complete = (
+            None if accept.complete_timer is None else await self.timers.get(accept.complete_timer)
+        )
+        if complete is not None and complete.order_id == event.order_id:
             await self._settle(complete, event.completed_at, delivery, how="completed")
         else:
             log.warning(
                 "sla_completion_of_a_share_held_elsewhere",
                 order_id=event.order_id,
-                timer=accept["complete_timer"],
+                timer=accept.complete_timer,
             )
         if event.case_complete:
             # The lead's report ends the case: no unit's clock of it is left waiting. A unit's
@@ -241,122 +220,74 @@ class ClockHandlers:
             await self._stop_case(event.case_id, "case_completed", event.completed_at)
 
     @staticmethod
-    def _acceptance_first(accept: Document, at: datetime, delivery: Delivery) -> None:
-        running = accept["state"] == TimerState.RUNNING.value
-        if running and not in_time(at, accept["due_at"]) and not delivery.last_attempt:
+    def _acceptance_first(accept: Timer, at: datetime, delivery: Delivery) -> None:
+        running = accept.state is TimerState.RUNNING
+        if running and not in_time(at, accept.due_at) and not delivery.last_attempt:
             raise ClockNotStarted(
-                f"{accept['_id']} still running at a reply after its deadline: its acceptance "
+                f"{accept.timer} still running at a reply after its deadline: its acceptance "
                 "may still be on its way; retrying"
             )
 
-    async def _accept_clock(self, order_id: str) -> Document:
-        document = await self.timers.get(timer_id(order_id, ACCEPT))
-        if document is None:
+    async def _accept_clock(self, order_id: str) -> Timer:
+        accept = await self.timers.get(timer_id(order_id, ACCEPT))
+        if accept is None:
             raise ClockNotStarted(f"no clock for order {order_id} yet; retrying")
-        return document
+        return accept
 
-    async def _settle(
-        self, document: Document, at: datetime, delivery: Delivery, *, how: str
-    ) -> None:
-        async def step(current: Document) -> bool:
-            state = TimerState(current["state"])
-            settlement = settle(state, at, current["due_at"])
+    async def _settle(self, timer: Timer, at: datetime, delivery: Delivery, *, how: str) -> None:
+        async def step(current: Timer) -> bool:
+            settlement = settle(current.state, at, current.due_at)
             if settlement is Settlement.ALREADY_SETTLED:
                 log.info(
-                    "sla_clock_already_settled", timer=current["_id"], state=state.value, how=how
+                    "sla_clock_already_settled",
+                    timer=current.timer,
+                    state=current.state.value,
+                    how=how,
                 )
                 return True
-            if not await self._apply_settlement(current, settlement, at, delivery):
+            now = self.clock.now()
+            change, events = settled(current, settlement, at, now)
+            if not await self._apply(current, change, events, now, delivery):
                 return False
             log.info(
                 "sla_clock_settled",
-                order_id=current["order_id"],
-                clock=current["clock"],
-                department=current["department"],
+                order_id=current.order_id,
+                clock=current.clock,
+                department=current.department,
                 settlement=settlement.value,
                 how=how,
             )
             return True
 
-        await self._until_applied(document["_id"], document, step)
+        await self._until_applied(timer.timer, timer, step)
 
-    async def _apply_settlement(
-        self, document: Document, settlement: Settlement, at: datetime, delivery: Delivery
+    async def _apply(
+        self,
+        timer: Timer,
+        change: TimerChange,
+        events: list[SlaEvent],
+        now: datetime,
+        delivery: Delivery,
     ) -> bool:
-        now = self.clock.now()
-        facts = facts_of(document)
-        fields: Document = {"settled_at": at, "updated_at": now}
-        events: list[SlaEvent] = []
-        if settlement is Settlement.MET:
-            events.append(met_event(facts, at))
-            fields |= {
-                "state": TimerState.MET.value,
-                **verdict_fields(Verdict.MET, at, facts.department),
-            }
-        elif settlement is Settlement.BREACHED_AND_LATE:
-            breach = breach_event(facts, fired_at=now, late_at=at)
-            events += [breach, settled_late_event(facts, at, breached_at=now)]
-            fields |= {
-                "state": TimerState.LATE.value,
-                "fired_at": now,
-                "late_seconds": breach.late_seconds,
-                **verdict_fields(Verdict.LATE, facts.due_at, facts.department),
-            }
-        else:
-            events.append(settled_late_event(facts, at, breached_at=document.get("fired_at")))
-            fields |= {
-                "state": TimerState.LATE.value,
-                "settled_late_seconds": late_seconds(facts.due_at, at),
-            }
-        return await self.timers.transition(
-            document["_id"],
-            {"state": document["state"], "due_at": document["due_at"]},
-            fields,
-            [self._outgoing(event, document["_id"], now, delivery) for event in events],
-            now,
-            unset=("next_at",),
-        )
+        outgoing = [self._outgoing(event, timer.timer, now, delivery) for event in events]
+        return await self.timers.apply(timer, change, outgoing, now)
 
     # --- rejection: the unit's accept clock stops; the share's complete clock runs on --------
 
     async def on_rejected(self, event: CaseRejected, delivery: Delivery) -> None:
-        document = await self._accept_clock(event.order_id)
+        accept = await self._accept_clock(event.order_id)
         # An accepted order may be rejected too: a late rejection of a clock still running may
         # have overtaken the acceptance that met it.
-        self._acceptance_first(document, event.rejected_at, delivery)
+        self._acceptance_first(accept, event.rejected_at, delivery)
 
-        async def step(current: Document) -> bool:
-            outcome = reject(TimerState(current["state"]), event.rejected_at, current["due_at"])
+        async def step(current: Timer) -> bool:
+            outcome = reject(current.state, event.rejected_at, current.due_at)
             if outcome is Rejection.ALREADY_SETTLED:
-                log.info("sla_clock_already_settled", timer=current["_id"], how="rejected")
+                log.info("sla_clock_already_settled", timer=current.timer, how="rejected")
                 return True
             now = self.clock.now()
-            fields: Document = {
-                "state": TimerState.STOPPED.value,
-                "stop_reason": "rejected",
-                "stopped_at": event.rejected_at,
-                "rejected_at": event.rejected_at,
-                "reason_code": event.reason_code,
-                "updated_at": now,
-            }
-            events: list[SlaEvent] = []
-            if outcome is Rejection.BREACHED:
-                facts = facts_of(current)
-                breach = breach_event(facts, fired_at=now, late_at=event.rejected_at)
-                events.append(breach)
-                fields |= {
-                    "fired_at": now,
-                    "late_seconds": breach.late_seconds,
-                    **verdict_fields(Verdict.LATE, facts.due_at, facts.department),
-                }
-            if not await self.timers.transition(
-                current["_id"],
-                {"state": current["state"], "due_at": current["due_at"]},
-                fields,
-                [self._outgoing(e, current["_id"], now, delivery) for e in events],
-                now,
-                unset=("next_at",),
-            ):
+            change, events = rejected(current, outcome, event.rejected_at, event.reason_code, now)
+            if not await self._apply(current, change, events, now, delivery):
                 return False
             log.info(
                 "sla_clock_stopped_by_rejection",
@@ -366,29 +297,40 @@ class ClockHandlers:
             )
             return True
 
-        await self._until_applied(document["_id"], document, step)
+        await self._until_applied(accept.timer, accept, step)
 
     # --- extension: the share's complete-by moves ---------------------------------------------
 
     async def on_extended(self, event: CaseExtended, delivery: Delivery) -> None:
         accept = await self._accept_clock(event.order_id)
-        timer: str = accept["complete_timer"]
+        timer = accept.complete_timer
+        if timer is None:  # pragma: no cover - every accept clock names its share's
+            log.warning("sla_extension_of_a_share_held_elsewhere", order_id=event.order_id)
+            return
 
-        async def step(current: Document) -> bool:
-            if current["order_id"] != event.order_id:
+        async def step(current: Timer) -> bool:
+            if current.order_id != event.order_id:
                 log.warning("sla_extension_of_a_share_held_elsewhere", order_id=event.order_id)
                 return True
             outcome = extension(
-                TimerState(current["state"]),
-                event.extended_at,
-                current.get("last_extended_at"),
-                current["due_at"],
+                current.state, event.extended_at, current.last_extended_at, current.due_at
             )
             if outcome is Extension.IGNORED:
-                log.info("sla_extension_ignored", timer=timer, state=current["state"])
+                log.info("sla_extension_ignored", timer=timer, state=current.state.value)
                 return True
-            if not await self._apply_extension(current, outcome, event):
+            now = self.clock.now()
+            change = extended(
+                current,
+                outcome,
+                extended_at=event.extended_at,
+                complete_by=event.complete_by,
+                policy=self.policy,
+                now=now,
+            )
+            if not await self._apply(current, change, [], now, delivery):
                 return False
+            if change.next_at is not None:
+                self.armed(change.next_at)
             log.info(
                 "sla_deadline_extended",
                 order_id=event.order_id,
@@ -401,43 +343,6 @@ class ClockHandlers:
         await self._until_applied(
             timer, None, step, missing="sla_extension_of_a_share_held_elsewhere"
         )
-
-    async def _apply_extension(
-        self, document: Document, outcome: Extension, event: CaseExtended
-    ) -> bool:
-        now = self.clock.now()
-        record = {
-            "extended_at": event.extended_at,
-            "from": document["due_at"],
-            "to": event.complete_by,
-            "applied": outcome is Extension.MOVED,
-        }
-        fields: Document = {"last_extended_at": event.extended_at, "updated_at": now}
-        expected: Document = {"state": document["state"], "due_at": document["due_at"]}
-        unset: tuple[str, ...] = ()
-        following = None
-        if outcome is Extension.MOVED:
-            marks = self.policy.moved(
-                document["calendar"], document["started_at"], event.complete_by
-            )
-            passed = passed_after_move(marks, document.get("passed", 0), now)
-            following = next_mark(marks, passed)
-            fields |= {
-                "due_at": event.complete_by,
-                "marks": marks_document(marks),
-                "passed": passed,
-            }
-            if following is not None:
-                fields["next_at"] = following.at
-            else:  # pragma: no cover - the deadline mark is never counted as passed
-                unset = ("next_at",)
-            expected["passed"] = document.get("passed", 0)
-        moved = await self.timers.transition(
-            document["_id"], expected, fields, [], now, unset=unset, push={"extensions": record}
-        )
-        if moved and following is not None:
-            self.armed(following.at)
-        return moved
 
     # --- closing: every clock of the case stops -----------------------------------------------
 
@@ -467,26 +372,26 @@ class ClockHandlers:
     async def _until_applied(
         self,
         timer: str,
-        document: Document | None,
-        step: Callable[[Document], Awaitable[bool]],
+        current: Timer | None,
+        step: Callable[[Timer], Awaitable[bool]],
         *,
         missing: str | None = None,
     ) -> None:
         """Optimistic concurrency, once for every handler: `step` decides from the clock as read
         and writes only if the clock is unchanged since (True: done, or nothing to do; False:
         another writer got there first). A lost race reads the clock again, `MAX_PASSES` times.
-        `document` is the clock already read, if any; a clock that is gone is logged as
+        `current` is the clock already read, if any; a clock that is gone is logged as
         `missing` (or ignored: timers are never deleted)."""
         for _ in range(MAX_PASSES):
-            if document is None:
-                document = await self.timers.get(timer)
-                if document is None:
+            if current is None:
+                current = await self.timers.get(timer)
+                if current is None:
                     if missing:
                         log.warning(missing, timer=timer)
                     return
-            if await step(document):
+            if await step(current):
                 return
-            document = None
+            current = None
         raise ClockKeptChanging(f"clock {timer} kept changing; retrying the message")
 
     def _outgoing(self, event: SlaEvent, timer: str, now: datetime, delivery: Delivery) -> Outgoing:

@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from gridloop_common.contracts import CaseDispatched, CaseEvent
 from gridloop_common.contracts.sla import ClockName
@@ -20,10 +19,16 @@ from gridloop_sla_monitor.clocks import (
     COMPLETE,
     COOPERATING,
     OPEN_STATES,
-    ClockFacts,
     Mark,
     TimerState,
     Verdict,
+)
+from gridloop_sla_monitor.timer import (
+    ExtensionRecord,
+    MarkRecord,
+    Timer,
+    TimerChange,
+    VerdictStamp,
 )
 
 TIMERS = "timers"
@@ -66,10 +71,6 @@ def order_fields(event: CaseEvent) -> Document:
 
 def marks_document(marks: Sequence[Mark]) -> list[Document]:
     return [{"threshold": mark.threshold, "at": mark.at} for mark in marks]
-
-
-def marks_of(document: Document) -> tuple[Mark, ...]:
-    return tuple(Mark(entry["threshold"], entry["at"]) for entry in document["marks"])
 
 
 @dataclass(frozen=True)
@@ -116,85 +117,36 @@ class NewClock:
         return document
 
 
-def facts_of(document: Document) -> ClockFacts:
-    return ClockFacts(
-        order_id=document["order_id"],
-        case_id=document["case_id"],
-        department=document["department"],
-        clock=document["clock"],
-        due_at=document["due_at"],
-        category_code=document.get("category_code"),
-        grid_id=document.get("grid_id"),
-        township_id=document.get("township_id"),
-        started_at=document.get("started_at"),
-        calendar=document.get("calendar"),
-        role=document.get("role"),
-    )
-
-
-@dataclass(frozen=True)
-class MarkRecord:
-    """A warning mark of a clock, and whether the scan announced or skipped it."""
-
-    threshold: float
-    at: datetime
-    fired_at: datetime | None = None
-    skipped: bool = False
-
-
-@dataclass(frozen=True)
-class ExtensionRecord:
-    """An extension the clock heard: its deadline before and after, and whether it moved it."""
-
-    extended_at: datetime
-    before: datetime
-    after: datetime
-    applied: bool
-
-
-@dataclass(frozen=True)
-class ClockRecord:
-    """One clock as the API shows it: what it times, where it stands, what it decided."""
-
-    timer: str
-    clock: ClockName
-    state: TimerState
-    order_id: str
-    case_id: str
-    department: str
-    calendar: str | None
-    started_at: datetime | None
-    due_at: datetime | None
-    marks: tuple[MarkRecord, ...]
-    fired_at: datetime | None = None
-    late_seconds: float | None = None
-    settled_at: datetime | None = None
-    verdict: Verdict | None = None
-    stop_reason: str | None = None
-    rejected_at: datetime | None = None
-    # Complete clocks: the orders that held this share's clock, in turn.
-    orders: tuple[str, ...] = ()
-    extensions: tuple[ExtensionRecord, ...] = ()
-
-    def warning_marks(self) -> tuple[Mark, ...]:
-        return tuple(Mark(m.threshold, m.at) for m in self.marks)
-
-
-def _clock_record(document: Document) -> ClockRecord:
+def _timer(document: Document) -> Timer:
     verdict = document.get("verdict")
-    return ClockRecord(
+    return Timer(
         timer=document["_id"],
         clock=document["clock"],
         state=TimerState(document["state"]),
         order_id=document["order_id"],
         case_id=document["case_id"],
         department=document["department"],
-        calendar=document.get("calendar"),
-        started_at=document.get("started_at"),
-        due_at=document.get("due_at"),
+        due_at=document["due_at"],
+        partition=document["partition"],
         marks=tuple(
             MarkRecord(m["threshold"], m["at"], m.get("fired_at"), bool(m.get("skipped")))
             for m in document.get("marks") or ()
+        ),
+        passed=document.get("passed", 0),
+        next_at=document.get("next_at"),
+        calendar=document.get("calendar"),
+        started_at=document.get("started_at"),
+        category_code=document.get("category_code"),
+        grid_id=document.get("grid_id"),
+        township_id=document.get("township_id"),
+        role=document.get("role"),
+        correlation_id=document.get("correlation_id"),
+        complete_timer=document.get("complete_timer"),
+        orders=tuple(document.get("orders") or ()),
+        last_extended_at=document.get("last_extended_at"),
+        extensions=tuple(
+            ExtensionRecord(e["extended_at"], e["from"], e["to"], bool(e["applied"]))
+            for e in document.get("extensions") or ()
         ),
         fired_at=document.get("fired_at"),
         late_seconds=document.get("late_seconds"),
@@ -202,11 +154,6 @@ def _clock_record(document: Document) -> ClockRecord:
         verdict=Verdict(verdict) if verdict else None,
         stop_reason=document.get("stop_reason"),
         rejected_at=document.get("rejected_at"),
-        orders=tuple(document.get("orders") or ()),
-        extensions=tuple(
-            ExtensionRecord(e["extended_at"], e["from"], e["to"], bool(e["applied"]))
-            for e in document.get("extensions") or ()
-        ),
     )
 
 
@@ -220,19 +167,70 @@ def _open_clock(document: Document) -> OpenClock:
         state=TimerState(document["state"]),
         started_at=document["started_at"],
         due_at=document["due_at"],
-        marks=marks_of(document),
+        marks=tuple(Mark(m["threshold"], m["at"]) for m in document["marks"]),
         calendar=document.get("calendar") or "wall-clock",
     )
 
 
-def verdict_fields(verdict: Verdict, at: datetime, department: str) -> Document:
-    """A clock's verdict for the rates, counted in the Shanghai periods `at` falls in."""
+def _verdict_fields(stamp: VerdictStamp) -> Document:
+    """A clock's verdict for the rates, counted in the Shanghai periods its time falls in."""
     return {
-        "verdict": verdict.value,
-        "verdict_at": at,
-        "verdict_department": department,
-        "verdict_periods": [*period_keys(at).values(), ALL_TIME],
+        "verdict": stamp.verdict.value,
+        "verdict_at": stamp.at,
+        "verdict_department": stamp.department,
+        "verdict_periods": [*period_keys(stamp.at).values(), ALL_TIME],
     }
+
+
+def update_document(change: TimerChange, now: datetime) -> tuple[Document, list[Document]]:
+    """The update document that writes `change`, and the array filters it needs."""
+    fields: Document = {"updated_at": now}
+    if change.state is not None:
+        fields["state"] = change.state.value
+    if change.verdict is not None:
+        fields |= _verdict_fields(change.verdict)
+    optional = {
+        "fired_at": change.fired_at,
+        "late_seconds": change.late_seconds,
+        "settled_at": change.settled_at,
+        "settled_late_seconds": change.settled_late_seconds,
+        "due_at": change.due_at,
+        "passed": change.passed,
+        "last_extended_at": change.last_extended_at,
+    }
+    fields |= {name: value for name, value in optional.items() if value is not None}
+    if change.stop is not None:
+        fields |= {"stop_reason": change.stop.reason, "stopped_at": change.stop.at}
+        if change.stop.rejected_at is not None:
+            fields |= {
+                "rejected_at": change.stop.rejected_at,
+                "reason_code": change.stop.reason_code,
+            }
+    if change.marks is not None:
+        fields["marks"] = marks_document(change.marks)
+    filters: list[Document] = []
+    if change.announced is not None:
+        fields["marks.$[announced].fired_at"] = now
+        filters.append({"announced.threshold": change.announced})
+    if change.skipped:
+        fields["marks.$[skipped].skipped"] = True
+        filters.append({"skipped.threshold": {"$in": list(change.skipped)}})
+    update: Document = {"$set": fields}
+    if change.reschedule and change.next_at is not None:
+        fields["next_at"] = change.next_at
+    elif change.reschedule:
+        update["$unset"] = {"next_at": ""}
+    if change.extension is not None:
+        e = change.extension
+        update["$push"] = {
+            "extensions": {
+                "extended_at": e.extended_at,
+                "from": e.before,
+                "to": e.after,
+                "applied": e.applied,
+            }
+        }
+    return update, filters
 
 
 class TimerRepository:
@@ -240,27 +238,38 @@ class TimerRepository:
         self.timers = timers
         self._relay_now = relay_now
 
-    async def insert(self, document: Document) -> bool:
+    async def insert(
+        self,
+        new: NewClock,
+        event: CaseDispatched,
+        *,
+        event_id: str,
+        correlation_id: str | None,
+        complete_timer: str | None = None,
+    ) -> bool:
         """Store a new timer; False if its derived `_id` is taken (the work is already done)."""
+        document = new.document(
+            event, event_id=event_id, correlation_id=correlation_id, complete_timer=complete_timer
+        )
         try:
             await self.timers.insert_one(document)
         except DuplicateKeyError:
             return False
         return True
 
-    async def get(self, timer: str) -> Document | None:
-        return await self.timers.find_one({"_id": timer}, NO_OUTBOX)
+    async def get(self, timer: str) -> Timer | None:
+        document = await self.timers.find_one({"_id": timer}, NO_OUTBOX)
+        return None if document is None else _timer(document)
 
-    async def for_order(self, order_id: str) -> list[ClockRecord]:
+    async def for_order(self, order_id: str) -> list[Timer]:
         """The order's accept clock and the complete clock of its share, by `_id` only."""
         accept = await self.get(f"{order_id}:{ACCEPT}")
         if accept is None:
             return []
-        complete = await self.get(accept.get("complete_timer") or f"{order_id}:{COMPLETE}")
-        found = [accept] if complete is None else [accept, complete]
-        return [_clock_record(document) for document in found]
+        complete = await self.get(accept.complete_timer or f"{order_id}:{COMPLETE}")
+        return [accept] if complete is None else [accept, complete]
 
-    async def open_main_clocks(self, case_id: str) -> list[Document]:
+    async def open_main_clocks(self, case_id: str) -> list[Timer]:
         cursor = self.timers.find(
             {
                 "case_id": case_id,
@@ -270,7 +279,7 @@ class TimerRepository:
             },
             NO_OUTBOX,
         ).sort("started_at", 1)
-        return [document async for document in cursor]
+        return [_timer(document) async for document in cursor]
 
     async def open_clocks_of_case(
         self, case_id: str, started_by: datetime, other_than: str = ""
@@ -286,7 +295,7 @@ class TimerRepository:
         )
         return [d["_id"] async for d in cursor if d.get("order_id") != other_than]
 
-    async def upcoming(self, partition: int, until: datetime, limit: int) -> list[Document]:
+    async def upcoming(self, partition: int, until: datetime, limit: int) -> list[Timer]:
         """Clocks of one partition whose next mark falls by `until`, earliest first."""
         cursor = (
             self.timers.find(
@@ -296,7 +305,8 @@ class TimerRepository:
             .sort("next_at", 1)
             .limit(limit)
         )
-        return [document async for document in cursor]
+        # Without the orders and extensions: the scan needs neither.
+        return [_timer(document) async for document in cursor]
 
     async def open_clocks(self) -> list[OpenClock]:
         cursor = self.timers.find(
@@ -326,37 +336,68 @@ class TimerRepository:
             async for d in cursor
         ]
 
-    async def transition(
-        self,
-        timer: str,
-        expected: Document,
-        fields: Document,
-        events: Sequence[Outgoing],
-        now: datetime,
-        *,
-        unset: Sequence[str] = (),
-        push: Document | None = None,
-        add_to_set: Document | None = None,
-        array_filters: Sequence[Document] | None = None,
+    async def apply(
+        self, timer: Timer, change: TimerChange, events: Sequence[Outgoing], now: datetime
     ) -> bool:
-        """Change a timer only if it still matches `expected`, its events in the same update.
+        """Write `change` and its events in one update, only if the timer is still as read.
 
         The condition is the claim: of several replicas or concurrent handlers, exactly one
         matches, so a clock fires or settles once. Returns whether this caller won.
         """
-        update: dict[str, Any] = {"$set": dict(fields)}
-        if unset:
-            update["$unset"] = dict.fromkeys(unset, "")
-        if push:
-            update["$push"] = dict(push)
-        if add_to_set:
-            update["$addToSet"] = dict(add_to_set)
+        expected: Document = {"state": timer.state.value, "due_at": timer.due_at}
+        if change.passed is not None:
+            expected["passed"] = timer.passed
+        update, filters = update_document(change, now)
+        return await self._write(
+            timer.timer, expected=expected, update=update, events=events, now=now, filters=filters
+        )
+
+    async def hand_over(
+        self,
+        timer: str,
+        *,
+        order_id: str,
+        department: str,
+        role: str | None,
+        held_since: datetime,
+        now: datetime,
+    ) -> bool:
+        """The order holds the share's clock from now on, if the clock is still open (a
+        stopped share, a closed case, is not handed on)."""
+        update: Document = {
+            "$set": {
+                "order_id": order_id,
+                "department": department,
+                "role": role,
+                "held_since": held_since,
+                "updated_at": now,
+            },
+            "$addToSet": {"orders": order_id},
+        }
+        return await self._write(
+            timer,
+            # Still open: a stopped share (a closed case) is not handed on.
+            expected={"state": {"$in": list(OPEN_STATES)}},
+            update=update,
+            events=(),
+            now=now,
+            filters=(),
+        )
+
+    async def _write(
+        self,
+        timer: str,
+        *,
+        expected: Document,
+        update: Document,
+        events: Sequence[Outgoing],
+        now: datetime,
+        filters: Sequence[Document],
+    ) -> bool:
         if events:
             update = with_outbox(update, events, now)
         result = await self.timers.update_one(
-            {"_id": timer, **expected},
-            update,
-            array_filters=list(array_filters) if array_filters else None,
+            {"_id": timer, **expected}, update, array_filters=list(filters) or None
         )
         if result.matched_count != 1:
             return False

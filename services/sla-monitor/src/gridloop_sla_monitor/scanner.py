@@ -13,20 +13,11 @@ from datetime import datetime, timedelta
 import structlog
 
 from gridloop_common.clock import Clock
-from gridloop_common.contracts import SlaEvent
-from gridloop_common.mongo import Document
 from gridloop_common.runtime import InboxState
-from gridloop_sla_monitor.clocks import (
-    TimerState,
-    Verdict,
-    breach_event,
-    crossing,
-    judged_until,
-    next_mark,
-    warning_event,
-)
+from gridloop_sla_monitor.clocks import judged_until
 from gridloop_sla_monitor.outgoing import sla_outgoing
-from gridloop_sla_monitor.repository import TimerRepository, facts_of, marks_of, verdict_fields
+from gridloop_sla_monitor.repository import TimerRepository
+from gridloop_sla_monitor.timer import Timer, claimed
 
 log = structlog.stdlib.get_logger("gridloop.sla_monitor")
 
@@ -80,7 +71,7 @@ class TimerScanner:
         self._round = max(1, 2 * concurrency)
         self._wake = asyncio.Event()
         self._heap: list[tuple[datetime, str]] = []
-        self._scheduled: dict[str, Document] = {}
+        self._scheduled: dict[str, Timer] = {}
         self._horizon: datetime | None = None
         self._refresh_at = 0.0  # monotonic
         self._refresh_requested = True
@@ -154,21 +145,21 @@ class TimerScanner:
         self._refresh_at = time.monotonic() + self.tick_seconds
         now = self.clock.now()
         horizon = now + timedelta(seconds=self.tick_seconds)
-        scheduled: dict[str, Document] = {}
+        scheduled: dict[str, Timer] = {}
         full = False
         # All partitions at once: marks falling due meanwhile wait for the slowest read only.
         reads = await asyncio.gather(
             *(self.timers.upcoming(p, horizon, self.batch) for p in self._owned())
         )
-        for documents in reads:
-            if len(documents) == self.batch:
+        for timers in reads:
+            if len(timers) == self.batch and timers[-1].next_at is not None:
                 # Truncated: this partition is only known up to its last mark read.
                 full = True
-                horizon = min(horizon, documents[-1]["next_at"])
-            for document in documents:
-                scheduled[document["_id"]] = document
+                horizon = min(horizon, timers[-1].next_at)
+            for timer in timers:
+                scheduled[timer.timer] = timer
         self._scheduled = scheduled
-        self._heap = [(d["next_at"], timer) for timer, d in scheduled.items()]
+        self._heap = [(t.next_at, key) for key, t in scheduled.items() if t.next_at is not None]
         heapq.heapify(self._heap)
         self._horizon = horizon
         self._full = full
@@ -186,13 +177,13 @@ class TimerScanner:
         while self._due_now():
             assert self._judged is not None
             judged = self._judged
-            round_: list[Document] = []
+            round_: list[Timer] = []
             while self._heap and self._heap[0][0] <= judged and len(round_) < self._round:
-                _, timer = heapq.heappop(self._heap)
-                document = self._scheduled.pop(timer, None)
+                _, key = heapq.heappop(self._heap)
+                timer = self._scheduled.pop(key, None)
                 # A partition lost since the read is another replica's now.
-                if document is not None and document["partition"] in owned:
-                    round_.append(document)
+                if timer is not None and timer.partition in owned:
+                    round_.append(timer)
             now = self.clock.now()
             outcomes = await asyncio.gather(*(self._fire_limited(d, now, judged) for d in round_))
             fired += sum(outcomes)
@@ -210,64 +201,32 @@ class TimerScanner:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
-    async def _fire_limited(self, document: Document, now: datetime, judged: datetime) -> bool:
+    async def _fire_limited(self, timer: Timer, now: datetime, judged: datetime) -> bool:
         async with self._concurrency:
-            return await self.fire(document, now, judged)
+            return await self.fire(timer, now, judged)
 
-    async def fire(self, document: Document, now: datetime, judged: datetime | None = None) -> bool:
-        """Claim the most severe mark `document` has passed by `judged` (default: now), its
-        event stored in the timer's outbox by the same update and handed to the relay; False if
+    async def fire(self, timer: Timer, now: datetime, judged: datetime | None = None) -> bool:
+        """Claim the most severe mark `timer` has passed by `judged` (default: now), its event
+        stored in the timer's outbox by the same update and handed to the relay; False if
         another writer changed the clock first."""
-        timer: str = document["_id"]
-        marks = marks_of(document)
-        passed: int = document.get("passed", 0)
-        cross = crossing(marks, passed, judged or now)
-        if cross is None:
+        claim = claimed(timer, judged or now, now)
+        if claim is None:
             return False
-        facts = facts_of(document)
-        following = next_mark(marks, cross.passed)
-        fields: Document = {"passed": cross.passed, "marks.$[announced].fired_at": now}
-        filters: list[Document] = [{"announced.threshold": cross.announce.threshold}]
-        if cross.skipped:
-            fields["marks.$[skipped].skipped"] = True
-            filters.append({"skipped.threshold": {"$in": [m.threshold for m in cross.skipped]}})
-        event: SlaEvent
-        if cross.announce.is_deadline:
-            breach = breach_event(facts, fired_at=now, late_at=now)
-            event = breach
-            fields |= {
-                "state": TimerState.BREACHED.value,
-                "fired_at": now,
-                "late_seconds": breach.late_seconds,
-                **verdict_fields(Verdict.LATE, facts.due_at, facts.department),
-            }
-        else:
-            event = warning_event(facts, cross.announce, now)
-        if following is not None:
-            fields["next_at"] = following.at
-        outgoing = sla_outgoing(event, timer, now, correlation_id=document.get("correlation_id"))
-        claimed = await self.timers.transition(
-            timer,
-            # The claim: still running, at the same mark, with the same deadline (which fix the
-            # next mark). Whoever changed any of them first (another replica, an acceptance,
-            # an extension) wins.
-            {"state": TimerState.RUNNING.value, "passed": passed, "due_at": facts.due_at},
-            fields,
-            [outgoing],
-            now,
-            unset=() if following is not None else ("next_at",),
-            array_filters=filters,
-        )
-        if not claimed:
+        outgoing = sla_outgoing(claim.event, timer.timer, now, correlation_id=timer.correlation_id)
+        # The claim: still running, at the same mark, with the same deadline (which fix the
+        # next mark). Whoever changed any of them first (another replica, an acceptance, an
+        # extension) wins.
+        if not await self.timers.apply(timer, claim.change, [outgoing], now):
             return False
+        announced = claim.crossing.announce
         log.info(
-            "sla_breached" if cross.announce.is_deadline else "sla_warning",
-            order_id=facts.order_id,
-            case_id=facts.case_id,
-            clock=facts.clock,
-            department=facts.department,
-            threshold=cross.announce.threshold,
-            skipped=len(cross.skipped),
-            late_seconds=round((now - cross.announce.at).total_seconds(), 3),
+            "sla_breached" if announced.is_deadline else "sla_warning",
+            order_id=timer.order_id,
+            case_id=timer.case_id,
+            clock=timer.clock,
+            department=timer.department,
+            threshold=announced.threshold,
+            skipped=len(claim.crossing.skipped),
+            late_seconds=round((now - announced.at).total_seconds(), 3),
         )
         return True
