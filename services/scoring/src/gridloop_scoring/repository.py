@@ -51,7 +51,7 @@ INDEXES = [
     IndexSpec(PERIODS, [("closed", 1), ("closes_at", 1)]),
 ]
 # A released mark (recomputed while a new fact marked it again) is due at once.
-NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+DUE_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 # Months first: a quarter or a year merges its months, so recomputing it earlier is wasted.
 _RANK: dict[Granularity, int] = {"month": 0, "quarter": 1, "year": 2}
 
@@ -222,7 +222,7 @@ class DirtyQueue:
         tokens = {m.lease_token for m in marks if m.lease_token}
         await self.dirty.update_many(
             {"_id": {"$in": [m.mark_id for m in marks]}, "lease_token": {"$in": sorted(tokens)}},
-            {"$set": {"lease_until": NEVER}, "$unset": {"lease_token": ""}},
+            {"$set": {"lease_until": DUE_AT_ONCE}, "$unset": {"lease_token": ""}},
         )
 
     async def pending(self) -> int:
