@@ -109,6 +109,9 @@ async def test_two_replicas_one_killed_mid_run_fire_every_breach_exactly_once(
         replicas[0].kill()  # SIGKILL: no lease handed over, no outbox drained
         assert replicas[0].process is not None
         assert replicas[0].process.returncode == -signal.SIGKILL
+        # What the killed replica had confirmed reaches the probe within milliseconds; the
+        # survivor takes its partitions over only when their 1.5 s leases run out.
+        await asyncio.sleep(0.3)
         fired_before_kill = len(breaches)
 
         async def all_fired() -> bool:
@@ -127,7 +130,12 @@ async def test_two_replicas_one_killed_mid_run_fire_every_breach_exactly_once(
     ids_per_order = {order: {eid for o, eid in breaches if o == order} for order in orders}
     assert fired_before_kill < ORDERS, "the kill came mid-run"
     # Each clock was claimed once: one event id per order. A SIGKILL between publishing and
-    # removing an outbox entry may make the survivor re-send the same id (consumers drop it).
+    # removing an outbox entry makes the survivor's sweep re-send the same id (consumers drop
+    # it): only a breach the killed replica had already sent, and only once. How many that is
+    # depends on how many confirms and mark-sent writes were in flight at the kill (CI once saw
+    # three), so the test bounds what may repeat, not how often it happens.
     assert all(len(ids) == 1 for ids in ids_per_order.values()), ids_per_order
-    resent = sum(count - 1 for count in per_order.values())
-    assert resent <= 2, f"{resent} breaches re-sent after the kill"
+    resent = {order for order, count in per_order.items() if count > 1}
+    first_before_kill = {order for order, _ in breaches[:fired_before_kill]}
+    assert resent <= first_before_kill, f"re-sent though first sent after the kill: {resent}"
+    assert all(count <= 2 for count in per_order.values()), per_order
