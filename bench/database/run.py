@@ -12,7 +12,9 @@ with wall time per document and the stand-in's CPU time per document:
   exact category@township@day keys (what intake does);
 - notify claiming a notice's expansion by id, over a growing notices collection: the filter
   with a top-level `$or` it used until 3616436 against "not leased until now or later" (what
-  notify does now).
+  notify does now);
+- one `$in` of 100 to 2,000 ids on a collection of 20,000, in one command or in commands of
+  `IN_LIST_LIMIT` (what every repository does: the stand-in's `$in` costs its list's square).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pymongo import WriteConcern
 
 from gridloop_common.clock import SystemClock
 from gridloop_common.messaging import Outgoing
-from gridloop_common.mongo import Collection, IndexSpec, create_client
+from gridloop_common.mongo import IN_LIST_LIMIT, Collection, IndexSpec, create_client, in_chunks
 from gridloop_common.outbox import OutboxRelay, outbox_fields, outbox_indexes
 from gridloop_common.testing.bench import bench_infrastructure
 from gridloop_common.testing.procstats import cpu_seconds
@@ -204,6 +206,42 @@ async def expansion_claims(collection: Collection, notices: int, meter: Meter) -
     return cells
 
 
+IN_LIST_DOCUMENTS = 20_000
+
+
+async def in_lists(collection: Collection, meter: Meter) -> None:
+    """Find, update and delete by `_id` lists of growing length, whole and chunked."""
+    await collection.insert_many(
+        [{"_id": f"id-{n:06d}", "pad": "x" * 200} for n in range(IN_LIST_DOCUMENTS)]
+    )
+    print(f"  {'ids':<14}" + "".join(f"{h:>18}" for h in ("find", "update_many", "delete_many")))
+    offset = 0
+    for size in (100, 1_000, 2_000):
+        for chunk_size in (size, IN_LIST_LIMIT) if size > IN_LIST_LIMIT else (size,):
+            ids = [f"id-{n:06d}" for n in range(offset, offset + size)]
+            offset += size
+            chunks = list(in_chunks(ids, chunk_size))
+
+            async def find(chunks: list[list[str]] = chunks) -> None:
+                for chunk in chunks:
+                    _ = [d async for d in collection.find({"_id": {"$in": chunk}})]
+
+            async def update(chunks: list[list[str]] = chunks) -> None:
+                for chunk in chunks:
+                    await collection.update_many({"_id": {"$in": chunk}}, {"$set": {"u": 1}})
+
+            async def delete(chunks: list[list[str]] = chunks) -> None:
+                for chunk in chunks:
+                    await collection.delete_many({"_id": {"$in": chunk}})
+
+            cells = [
+                "{:.0f} / {:.0f} ms".format(*await meter.per(1, work))
+                for work in (find, update, delete)
+            ]
+            label = f"{size}" if chunk_size == size else f"{size} in {chunk_size}s"
+            print(f"  {label:<14}" + "".join(f"{cell:>18}" for cell in cells))
+
+
 async def measure(mongodb_url: str, db_pid: int | None, args: argparse.Namespace) -> None:
     client = create_client(mongodb_url)
     database = client["bench_database"]
@@ -250,6 +288,9 @@ async def measure(mongodb_url: str, db_pid: int | None, args: argparse.Namespace
 
         cell = "{:.2f} / {:.2f}".format(*await meter.per(len(documents), one_by_one))
         print(f"  {label:<22}{cell:>24}")
+    print()
+    print(f"one `$in` by _id over {IN_LIST_DOCUMENTS:,} documents: wall / database CPU ms")
+    await in_lists(database["in_lists"], meter)
     await client.drop_database("bench_database")
     await client.close()
 

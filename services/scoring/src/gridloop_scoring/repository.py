@@ -24,7 +24,7 @@ from pymongo import DeleteOne, ReplaceOne, UpdateOne
 
 from gridloop_common.batched_inserts import BatchedInserts
 from gridloop_common.messaging import Outgoing
-from gridloop_common.mongo import Collection, Document, IndexSpec
+from gridloop_common.mongo import Collection, Document, IndexSpec, in_chunks
 from gridloop_common.outbox import RelayNow, with_outbox
 from gridloop_common.periods import Granularity, Period, month_key, months_of, period_end
 from gridloop_scoring.facts import Fact
@@ -88,16 +88,18 @@ class FactStore:
         return [doc async for doc in self.unmarked.find({}).limit(limit)]
 
     async def forget_unmarked(self, ids: Sequence[str]) -> None:
-        await self.unmarked.delete_many({"_id": {"$in": list(ids)}})
+        for chunk in in_chunks(ids):
+            await self.unmarked.delete_many({"_id": {"$in": chunk}})
 
     async def unmarked_count(self) -> int:
         return await self.unmarked.estimated_document_count()
 
     async def of_orders(self, order_ids: Iterable[str]) -> list[Document]:
-        ids = sorted(set(order_ids))
-        if not ids:
-            return []
-        return [doc async for doc in self.facts.find({"order_id": {"$in": ids}})]
+        return [
+            doc
+            for chunk in in_chunks(sorted(set(order_ids)))
+            async for doc in self.facts.find({"order_id": {"$in": chunk}})
+        ]
 
     async def of_entity(self, entity: str, month: str, *, onwards: bool = False) -> list[Document]:
         """The entity's facts of one month (or of that month and later), kind and order only."""
@@ -197,8 +199,11 @@ class DirtyQueue:
             ],
             ordered=False,
         )
-        held = self.dirty.find({"_id": {"$in": [m.mark_id for m in marks]}, "lease_token": token})
-        return [_mark(doc) async for doc in held]
+        return [
+            _mark(doc)
+            for chunk in in_chunks(m.mark_id for m in marks)
+            async for doc in self.dirty.find({"_id": {"$in": chunk}, "lease_token": token})
+        ]
 
     async def settle_all(self, marks: Sequence[DirtyMark]) -> None:
         """Done: drop the marks, except those marked again meanwhile, which are released for
@@ -212,18 +217,20 @@ class DirtyQueue:
 
     async def renew_all(self, marks: Sequence[DirtyMark], until: datetime) -> None:
         """Keep holding marks still being recomputed (only while this replica's token holds)."""
-        tokens = {m.lease_token for m in marks if m.lease_token}
-        await self.dirty.update_many(
-            {"_id": {"$in": [m.mark_id for m in marks]}, "lease_token": {"$in": sorted(tokens)}},
-            {"$set": {"lease_until": until}},
-        )
+        await self._update_held(marks, {"$set": {"lease_until": until}})
 
     async def release_all(self, marks: Sequence[DirtyMark]) -> None:
-        tokens = {m.lease_token for m in marks if m.lease_token}
-        await self.dirty.update_many(
-            {"_id": {"$in": [m.mark_id for m in marks]}, "lease_token": {"$in": sorted(tokens)}},
-            {"$set": {"lease_until": DUE_AT_ONCE}, "$unset": {"lease_token": ""}},
+        await self._update_held(
+            marks, {"$set": {"lease_until": DUE_AT_ONCE}, "$unset": {"lease_token": ""}}
         )
+
+    async def _update_held(self, marks: Sequence[DirtyMark], update: Document) -> None:
+        """Update the marks that still carry the lease token this replica claimed them with."""
+        tokens = sorted({m.lease_token for m in marks if m.lease_token})
+        for chunk in in_chunks(m.mark_id for m in marks):
+            await self.dirty.update_many(
+                {"_id": {"$in": chunk}, "lease_token": {"$in": tokens}}, update
+            )
 
     async def pending(self) -> int:
         # From the collection's metadata: count_documents would decode every mark.
@@ -241,10 +248,10 @@ class FigureStore:
         self.samples = samples
 
     async def get(self, ids: Sequence[str]) -> dict[str, Document]:
-        return {doc["_id"]: doc async for doc in self.figures.find({"_id": {"$in": list(ids)}})}
+        return await _by_id(self.figures, ids)
 
     async def get_samples(self, ids: Sequence[str]) -> dict[str, Document]:
-        return {doc["_id"]: doc async for doc in self.samples.find({"_id": {"$in": list(ids)}})}
+        return await _by_id(self.samples, ids)
 
     async def handled_counts(self, level: str, period: str) -> list[HandledCount]:
         """Every entity's count of handled orders at a level in a period."""
@@ -287,9 +294,17 @@ class FigureStore:
         return self.figures.find({})
 
     async def remove(self, ids: Sequence[str]) -> None:
-        if ids:
-            await self.figures.delete_many({"_id": {"$in": list(ids)}})
-            await self.samples.delete_many({"_id": {"$in": list(ids)}})
+        for chunk in in_chunks(ids):
+            await self.figures.delete_many({"_id": {"$in": chunk}})
+            await self.samples.delete_many({"_id": {"$in": chunk}})
+
+
+async def _by_id(collection: Collection, ids: Iterable[str]) -> dict[str, Document]:
+    return {
+        doc["_id"]: doc
+        for chunk in in_chunks(ids)
+        async for doc in collection.find({"_id": {"$in": chunk}})
+    }
 
 
 def _document(entity: str, period: Period, figures: Figures, now: datetime) -> Document:
