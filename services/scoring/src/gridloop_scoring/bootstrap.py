@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from gridloop_common.catalogue import DEPARTMENTS
 from gridloop_common.clock import Clock
 from gridloop_common.registry import load_registry
 from gridloop_common.runtime import ServiceRuntime, runtime_for
@@ -12,6 +13,7 @@ from gridloop_scoring import repository
 from gridloop_scoring.closing import PeriodCloser
 from gridloop_scoring.facts import AreaOf
 from gridloop_scoring.handlers import FactHandlers
+from gridloop_scoring.levels import Level
 from gridloop_scoring.recompute import Recomputer
 from gridloop_scoring.settings import ScoringSettings
 from gridloop_scoring.subscriptions import subscriptions
@@ -44,6 +46,18 @@ def registry_areas() -> AreaOf:
     return area_of
 
 
+def city_level_sizes() -> dict[Level, int]:
+    """How many grids, villages, townships and departments the city has (recompute's cost
+    model, see `read_whole_month`)."""
+    registry = load_registry()
+    return {
+        "grid": len(registry.grids),
+        "village": len(registry.villages),
+        "township": len(registry.townships),
+        "department": len(DEPARTMENTS),
+    }
+
+
 def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> ScoringDeps:
     runtime = runtime_for(
         settings,
@@ -71,6 +85,7 @@ def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> Scoring
         runtime.clock,
         interval_seconds=settings.recompute_interval_seconds,
         delay=timedelta(seconds=settings.recompute_delay_seconds),
+        level_sizes=city_level_sizes(),
     )
     closer = PeriodCloser(
         periods,

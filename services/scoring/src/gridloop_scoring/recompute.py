@@ -11,7 +11,10 @@ Three steps, each safe to repeat:
    before: that delivery may have died between the two).
 2. This loop takes many notes at once, reads their orders' facts in one query, writes the marks
    (deduplicated, due after a short delay so a burst gathers) and deletes the notes.
-3. It claims due marks with a lease and recomputes them. A mark carries a version; a recompute
+3. It claims due marks with a lease and recomputes them: a mark names an entity and the months
+   to recompute; the quarters and years those months fall in are merged from the months once
+   they are written, by the replica holding the entity's mark (so two replicas never merge one
+   entity's quarter from months the other is rewriting). A mark carries a version; a recompute
    that overlapped a new mark finds the version moved and leaves the mark for another pass.
 """
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -29,8 +32,8 @@ from gridloop_common.clock import Clock
 from gridloop_common.periods import Period, months_of, parent_periods
 from gridloop_common.tasks import cancel_and_wait
 from gridloop_scoring.figures import Figures, figures_from_documents, merge, month_figures
-from gridloop_scoring.levels import split_entity_key
-from gridloop_scoring.orders import fold_orders
+from gridloop_scoring.levels import Level, split_entity_key
+from gridloop_scoring.orders import OrderRecord, fold_orders
 from gridloop_scoring.repository import (
     DirtyMark,
     DirtyQueue,
@@ -71,6 +74,20 @@ def marks_from(
     return marks
 
 
+def read_whole_month(entities: Iterable[str], level_sizes: Mapping[Level, int]) -> bool:
+    """Whether reading every fact of a month once costs less than reading these entities' facts
+    one entity at a time. Every fact counts under about one entity of each area level and its
+    department, so one entity of a level of n holds about 1/n of the month: entities adding up
+    to a whole level read the month once over anyway, in many queries, and then read it again
+    for each further level. People (handlers, grid workers; no size given) hold little."""
+    share = 0.0
+    for entity in entities:
+        size = level_sizes.get(split_entity_key(entity)[0])
+        if size:
+            share += 1 / size
+    return share >= 1
+
+
 def order_ids_of(notes: Iterable[Mapping[str, Any]]) -> set[str]:
     return {n["order_id"] for n in notes if n.get("order_id") and n["kind"] in ORDER_KINDS}
 
@@ -85,7 +102,11 @@ class Recomputer:
     interval_seconds: float = 0.5
     # How long a mark waits before it is recomputed: a burst of facts is recomputed once.
     delay: timedelta = timedelta(seconds=1)
-    batch: int = 200
+    # Entities per level in the city (bootstrap: registry and catalogue), for read_whole_month;
+    # none given, every entity is recomputed on its own.
+    level_sizes: Mapping[Level, int] = field(default_factory=dict)
+    # Marks claimed at once: a backlog's marks of one month are recomputed from one read of it.
+    batch: int = 2_000
     notes_per_pass: int = 2_000
     # Renewed every third of itself while a batch is recomputed: a replica that dies holding
     # marks delays their figures by this much at most (the fault suite saw two minutes with a
@@ -115,33 +136,28 @@ class Recomputer:
         return len(notes)
 
     async def recompute_due(self) -> int:
-        """Recompute a batch of due marks: months first and written, then the quarters and years
-        in the batch merged from them; writes and settling are one command each per batch."""
+        """Recompute a batch of due marks: each entity's marked months, written, then the
+        quarters and years they fall in, merged from the months as stored; writes and settling
+        are a handful of commands per batch."""
         now = self.clock.now()
         held = await self.dirty.claim_all(await self.dirty.due(now, self.batch), now, self.lease)
         if not held:
             return 0
         renewing = asyncio.create_task(self._keep_leased(held))
         try:
-            months = [m for m in held if m.period.granularity == "month"]
-            longer = [m for m in held if m.period.granularity != "month"]
-            results = [
-                (m.entity, m.period, await self._month(m.entity, m.period.key)) for m in months
-            ]
-            await self.figures.put_many(results, self.clock.now())
-            # Their quarters and years, unless merged below in this batch from what was just
-            # written (marking those again would only recompute them once more).
-            merged_here = {(m.entity, m.period.key) for m in longer}
-            parents = {
-                (entity, parent)
-                for entity, month, _ in results
-                for parent in parent_periods(month.key)
-                if (entity, parent.key) not in merged_here
-            }
-            await self.dirty.mark(parents, self.clock.now() + self.delay)
-            merged = await self._merged(longer)
+            months = await self._months(held)
+            await self.figures.put_many(months, self.clock.now())
+            parents = sorted(
+                {
+                    (entity, parent)
+                    for entity, month, _ in months
+                    for parent in parent_periods(month.key)
+                },
+                key=lambda pair: (pair[0], pair[1].key),
+            )
+            merged = await self._merged(parents)
             await self.figures.put_many(merged, self.clock.now())
-            for period in {period for _, period, _ in [*results, *merged]}:
+            for period in {period for _, period, _ in [*months, *merged]}:
                 await self.periods.seen(period)
         except Exception:
             await cancel_and_wait([renewing])
@@ -156,15 +172,17 @@ class Recomputer:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             await self.dirty.renew_all(held, self.clock.now() + self.lease)
 
-    async def _merged(self, marks: Sequence[DirtyMark]) -> list[tuple[str, Period, Figures]]:
+    async def _merged(
+        self, periods: Sequence[tuple[str, Period]]
+    ) -> list[tuple[str, Period, Figures]]:
         """Quarters and years from their months' stored figures and samples (read in one go)."""
         wanted = [
-            (m.entity, m.period, [figure_id(m.entity, month) for month in months_of(m.period)])
-            for m in marks
+            (entity, period, [figure_id(entity, month) for month in months_of(period)])
+            for entity, period in periods
         ]
         ids = sorted({i for _, _, month_ids in wanted for i in month_ids})
-        documents = await self.figures.get(ids) if ids else {}
-        samples = await self.figures.get_samples(ids) if ids else {}
+        documents = await self.figures.get(ids)
+        samples = await self.figures.get_samples(ids)
         return [
             (
                 entity,
@@ -177,6 +195,39 @@ class Recomputer:
             )
             for entity, period, month_ids in wanted
         ]
+
+    async def _months(self, held: Sequence[DirtyMark]) -> list[tuple[str, Period, Figures]]:
+        """The figures of every marked (entity, month), month by month, each month read whole or
+        entity by entity, whichever reads less."""
+        entities_of: dict[str, list[str]] = {}
+        for mark in held:
+            for key in mark.months:
+                entities_of.setdefault(key, []).append(mark.entity)
+        results: list[tuple[str, Period, Figures]] = []
+        for key, entities in sorted(entities_of.items()):
+            if read_whole_month(entities, self.level_sizes):
+                figures = await self._whole_month(key, entities)
+            else:
+                figures = {entity: await self._month(entity, key) for entity in entities}
+            results += [(entity, Period("month", key), figures[entity]) for entity in entities]
+        return results
+
+    async def _whole_month(self, month: str, entities: Iterable[str]) -> dict[str, Figures]:
+        """The figures of many entities for one month, from one read of the month's counted
+        facts and of its orders' facts: what `_month` computes, for each of them."""
+        wanted = set(entities)
+        kinds: dict[str, list[str]] = {entity: [] for entity in wanted}
+        cohorts: dict[str, list[OrderRecord]] = {entity: [] for entity in wanted}
+        facts = await self.facts.of_month(FLOW_KINDS, month)
+        for fact in facts:
+            for entity in wanted.intersection(fact["entities"]):
+                kinds[entity].append(fact["kind"])
+        dispatched = {f["order_id"] for f in facts if f["kind"] == "dispatched" and f["order_id"]}
+        for record in fold_orders(await self.facts.of_orders(dispatched)).values():
+            if record.dispatch_month == month:
+                for entity in wanted.intersection(record.entities()):
+                    cohorts[entity].append(record)
+        return {entity: month_figures(kinds[entity], cohorts[entity]) for entity in wanted}
 
     async def _month(self, entity: str, month: str) -> Figures:
         level, _ = split_entity_key(entity)

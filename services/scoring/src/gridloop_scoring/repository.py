@@ -3,8 +3,9 @@
 - `facts`: `_id` = CloudEvent id; a redelivery hits the unique `_id`.
 - `unmarked`: one small document per stored fact whose marks are not written yet (see
   recompute.py); the recompute loop turns many of them into marks at once, then deletes them.
-- `dirty`: one document per (entity, period) whose figures must be recomputed; `version` counts
-  the marks, so a recompute that raced a new fact leaves the mark behind (see recompute.py).
+- `dirty`: one document per entity whose figures must be recomputed, with the months that
+  changed; `version` counts the marks, so a recompute that raced a new fact leaves the mark
+  behind (see recompute.py).
 - `figures`: one document per (entity, period) — counts, (numerator, denominator) pairs, medians.
 - `samples`: a month's sorted dispatch→accept/complete seconds, apart from `figures` so that a
   ranking never decodes them; quarters and years merge them into their medians.
@@ -26,7 +27,7 @@ from gridloop_common.batched_inserts import BatchedInserts
 from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, Document, IndexSpec, in_chunks
 from gridloop_common.outbox import RelayNow, with_outbox
-from gridloop_common.periods import Granularity, Period, month_key, months_of, period_end
+from gridloop_common.periods import Period, month_key, months_of, period_end
 from gridloop_scoring.facts import Fact
 from gridloop_scoring.figures import Figures, figures_document, samples_document
 from gridloop_scoring.levels import split_entity_key
@@ -46,14 +47,14 @@ INDEXES = [
     IndexSpec(FACTS, [("order_id", 1)]),
     # A closing month's closed cases (excellent cases).
     IndexSpec(FACTS, [("kind", 1), ("month", 1)]),
-    IndexSpec(DIRTY, [("rank", 1), ("lease_until", 1)]),
+    # Due marks; marks of a closing period's months.
+    IndexSpec(DIRTY, [("lease_until", 1)]),
+    IndexSpec(DIRTY, [("months", 1)]),
     IndexSpec(FIGURES, [("level", 1), ("period", 1)]),
     IndexSpec(PERIODS, [("closed", 1), ("closes_at", 1)]),
 ]
 # A released mark (recomputed while a new fact marked it again) is due at once.
 DUE_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
-# Months first: a quarter or a year merges its months, so recomputing it earlier is wasted.
-_RANK: dict[Granularity, int] = {"month": 0, "quarter": 1, "year": 2}
 
 
 def figure_id(entity: str, period: str) -> str:
@@ -109,6 +110,15 @@ class FactStore:
         )
         return [doc async for doc in cursor]
 
+    async def of_month(self, kinds: Iterable[str], month: str) -> list[Document]:
+        """Every fact of these kinds in the month: kind, order and entities only."""
+        cursor = self.facts.find(
+            {"kind": {"$in": sorted(kinds)}, "month": month},
+            {"kind": 1, "order_id": 1, "entities": 1},
+            batch_size=10_000,
+        )
+        return [doc async for doc in cursor]
+
     async def of_kind(self, kind: str, months: Sequence[str]) -> list[Document]:
         cursor = self.facts.find({"kind": kind, "month": {"$in": list(months)}})
         return [doc async for doc in cursor]
@@ -120,85 +130,85 @@ class FactStore:
 
 @dataclass(frozen=True)
 class DirtyMark:
-    """One (entity, period) whose figures are out of date; `version` counts the facts that
-    marked it, so settling a mark marked again meanwhile leaves it for another pass."""
+    """One entity whose figures of some months (and so of their quarters and years) are out of
+    date; `version` counts the facts that marked it, so settling a mark marked again meanwhile
+    leaves it for another pass."""
 
     mark_id: str
     entity: str
-    period: Period
+    months: tuple[str, ...]
     version: int
     # Set on the marks this replica holds (claim_all).
     lease_token: str | None = None
 
 
 def _mark(document: Document) -> DirtyMark:
+    if "months" in document:
+        months = tuple(sorted(document["months"]))
+    else:
+        # A mark of one (entity, period) as stored until 2026-12-04: recomputing the period's
+        # months recomputes it too.
+        months = tuple(months_of(Period(document["granularity"], document["period"])))
     return DirtyMark(
         mark_id=document["_id"],
         entity=document["entity"],
-        period=Period(document["granularity"], document["period"]),
+        months=months,
         version=int(document["version"]),
         lease_token=document.get("lease_token"),
     )
 
 
 class DirtyQueue:
-    """(entity, period) pairs whose figures are out of date, claimed with a lease."""
+    """Entities whose figures are out of date, with the months that changed, claimed with a
+    lease. One mark per entity, not per (entity, period): the replica holding it recomputes the
+    months and then merges their quarters and years, and no other replica merges that entity's
+    quarter from months it is rewriting. Three marks per (entity, month) cost four writes more
+    per month than one: marking the parents, claiming and settling each (bench/scoring)."""
 
     def __init__(self, dirty: Collection) -> None:
         self.dirty = dirty
 
     async def mark(self, marks: Iterable[tuple[str, Period]], due: datetime) -> None:
-        """Mark pairs for recomputation, not before `due`: the marks of a burst of facts gather
-        on one document each and are recomputed once. Marking again keeps the first due time."""
+        """Mark entities' months for recomputation, not before `due`: the marks of a burst of
+        facts gather on one document each and are recomputed once. Marking again keeps the
+        first due time."""
+        months: dict[str, set[str]] = {}
+        for entity, period in marks:
+            if period.granularity != "month":
+                raise ValueError(f"marks name months, not {period.granularity}s: {period.key}")
+            months.setdefault(entity, set()).add(period.key)
         operations = [
             UpdateOne(
-                {"_id": figure_id(entity, period.key)},
+                {"_id": entity},
                 {
                     "$inc": {"version": 1},
-                    "$setOnInsert": {
-                        "entity": entity,
-                        "period": period.key,
-                        "granularity": period.granularity,
-                        "rank": _RANK[period.granularity],
-                        "lease_until": due,
-                    },
+                    "$addToSet": {"months": {"$each": sorted(keys)}},
+                    "$setOnInsert": {"entity": entity, "lease_until": due},
                 },
                 upsert=True,
             )
-            for entity, period in sorted(set(marks), key=lambda m: (m[0], m[1].key))
+            for entity, keys in sorted(months.items())
         ]
         if operations:
             await self.dirty.bulk_write(operations, ordered=False)
 
     async def due(self, now: datetime, limit: int) -> list[DirtyMark]:
-        """Due marks, months first. One equality on `rank` per query keeps each an index range:
-        a sort of every due mark by rank made the stand-in decode them all (142 ms at 3,308)."""
-        found: list[DirtyMark] = []
-        for rank in sorted(set(_RANK.values())):
-            if len(found) >= limit:
-                break
-            cursor = self.dirty.find({"rank": rank, "lease_until": {"$lte": now}})
-            found += [_mark(doc) async for doc in cursor.limit(limit - len(found))]
-        return found
+        cursor = self.dirty.find({"lease_until": {"$lte": now}}).limit(limit)
+        return [_mark(doc) async for doc in cursor]
 
     async def claim_all(
         self, marks: Sequence[DirtyMark], now: datetime, lease: timedelta
     ) -> list[DirtyMark]:
-        """Lease the marks still due at the version read; returns those this replica now holds
-        (another replica may hold some, or a new fact may have marked one again meanwhile)."""
+        """Lease the marks still due; returns those this replica now holds, as they are now
+        (another replica may hold some; a new fact may have added a month meanwhile)."""
         if not marks:
             return []
         token = uuid.uuid4().hex
-        await self.dirty.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": m.mark_id, "version": m.version, "lease_until": {"$lte": now}},
-                    {"$set": {"lease_until": now + lease, "lease_token": token}},
-                )
-                for m in marks
-            ],
-            ordered=False,
-        )
+        for chunk in in_chunks(m.mark_id for m in marks):
+            await self.dirty.update_many(
+                {"_id": {"$in": chunk}, "lease_until": {"$lte": now}},
+                {"$set": {"lease_until": now + lease, "lease_token": token}},
+            )
         return [
             _mark(doc)
             for chunk in in_chunks(m.mark_id for m in marks)
@@ -207,7 +217,7 @@ class DirtyQueue:
 
     async def settle_all(self, marks: Sequence[DirtyMark]) -> None:
         """Done: drop the marks, except those marked again meanwhile, which are released for
-        another pass (their version moved)."""
+        another pass (their version moved; their months are all recomputed again then)."""
         if not marks:
             return
         await self.dirty.bulk_write(
@@ -233,13 +243,17 @@ class DirtyQueue:
             )
 
     async def pending(self) -> int:
-        # From the collection's metadata: count_documents would decode every mark.
+        """Entities still to recompute. From the collection's metadata: count_documents would
+        decode every mark."""
         return await self.dirty.estimated_document_count()
 
     async def pending_within(self, period: Period) -> int:
-        """Marks still to recompute for the period or any month of it."""
+        """Marks still to recompute a month of the period (or the period, for a mark stored
+        before marks named months)."""
         keys = sorted({period.key, *months_of(period)})
-        return await self.dirty.count_documents({"period": {"$in": keys}})
+        return await self.dirty.count_documents(
+            {"$or": [{"months": {"$in": keys}}, {"period": {"$in": keys}}]}
+        )
 
 
 class FigureStore:

@@ -230,12 +230,23 @@ def deliveries(world: World, rng: random.Random) -> tuple[list[Outgoing], int]:
     return [*order, *repeats[half:]], len(repeats)
 
 
-@pytest.fixture
-async def scoring_with_retries(isolated: Isolated, mongo_client: Client) -> AsyncIterator[Scoring]:
+# The recompute reads a month entity by entity, or whole when its marks cover enough of the city
+# (recompute.read_whole_month): level sizes of 1 make every month's marks read it whole.
+READS: dict[str, dict[Level, int]] = {
+    "entity by entity": {},
+    "whole months": dict.fromkeys(LEVEL_METRICS, 1),
+}
+
+
+@pytest.fixture(params=sorted(READS))
+async def scoring_with_retries(
+    isolated: Isolated, mongo_client: Client, request: pytest.FixtureRequest
+) -> AsyncIterator[Scoring]:
     # Short back-offs, so a failed first attempt comes back through the retry queue quickly;
     # warnings only, so a failure's report is not buried under thousands of fact_recorded.
     settings = scoring_settings(isolated, retry_delays_ms=(300, 1_000, 3_000), log_level="WARNING")
     async with running_scoring(settings) as running:
+        running.deps.recomputer.level_sizes = READS[request.param]
         yield running
 
 
