@@ -15,7 +15,7 @@ JSON logs at INFO as in production).
    marked figure recomputed). The baseline (baseline.py) consumes the same kind of backlog from
    its own quorum queue with the same prefetch, one `insert_one` of the raw event per message.
    Runs alternate baseline, scoring, baseline (... per round) to cancel a shared machine's drift.
-2. Queries. `--facts` fact documents (the service's own `fact_from_event(...).to_document()`) of
+2. Queries. `--facts` fact documents (the service's own `fact_document(fact_from_event(...))`) of
    twelve months of case stories over every grid are inserted directly in batches, the figures
    are computed by `gridloop-scoring rebuild` (a process of its own: wall time and peak RSS; if
    it fails, or with `--rebuild inprocess`, by `rebuild()` in this process), then
@@ -352,12 +352,9 @@ async def load_facts(setup: Setup, database_name: str, count: int) -> tuple[int,
         for batch in stories.batches(count, QUERY_START, QUERY_SPAN, INSERT_BATCH):
             started = time.perf_counter()
             documents = [
-                fact_from_event(
-                    t.event,
-                    event_id(),
-                    t.at + timedelta(seconds=2),
-                    area_of,
-                ).to_document()
+                repository.fact_document(
+                    fact_from_event(t.event, event_id(), t.at + timedelta(seconds=2), area_of)
+                )
                 for t in batch
             ]
             middle = time.perf_counter()

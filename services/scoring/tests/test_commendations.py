@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gridloop_scoring.commendations import excellent_cases, top_performers
+from gridloop_scoring.facts import Fact, FactKind
 from gridloop_scoring.orders import fold_order
 from gridloop_scoring.repository import HandledCount
 
@@ -15,15 +16,27 @@ START = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
 def closed_order(
     order_id: str, case_id: str, took: timedelta, allowed: timedelta, *, satisfied: bool = True
 ) -> Any:
+    def fact(kind: FactKind, at: datetime, **details: Any) -> Fact:
+        return Fact(
+            event_id=f"{order_id}-{kind}",
+            kind=kind,
+            case_id=case_id,
+            order_id=order_id,
+            department="water",
+            grid_id=None,
+            village_id=None,
+            township_id=None,
+            category_code="leak",
+            occurred_at=at,
+            received_at=at,
+            **details,
+        )
+
     facts = [
-        {"_id": f"{order_id}-d", "kind": "dispatched", "occurred_at": START, "order_id": order_id,
-         "case_id": case_id, "department": "water", "category_code": "leak",
-         "complete_by": START + allowed},
-        {"_id": f"{order_id}-c", "kind": "completed", "occurred_at": START + took,
-         "order_id": order_id},
-        {"_id": f"{order_id}-z", "kind": "closed", "occurred_at": START + took + timedelta(hours=1),
-         "order_id": order_id, "satisfied": satisfied},
-    ]  # fmt: skip
+        fact("dispatched", START, complete_by=START + allowed),
+        fact("completed", START + took),
+        fact("closed", START + took + timedelta(hours=1), satisfied=satisfied),
+    ]
     return fold_order(order_id, facts)
 
 

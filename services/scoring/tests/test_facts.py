@@ -25,6 +25,7 @@ from gridloop_common.contracts import (
     SlaWarning,
 )
 from gridloop_scoring.facts import CASE_FACTS, SLA_FACTS, fact_from_event
+from gridloop_scoring.repository import fact_document, fact_of
 
 HAPPENED = datetime(2026, 10, 31, 17, 0, tzinfo=UTC)  # 01:00 on 1 November in Shanghai
 RECEIVED = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -71,7 +72,9 @@ def test_dispatched_fact_occurs_when_dispatched_and_keeps_its_deadlines() -> Non
 
 def test_fact_document_is_keyed_by_event_id_and_carries_its_periods() -> None:
     event = CaseAccepted(**CASE, accepted_at=HAPPENED, handler="Wang Lei")
-    document = fact_from_event(event, "ev-2", RECEIVED, area_of).to_document()
+    fact = fact_from_event(event, "ev-2", RECEIVED, area_of)
+    document = fact_document(fact)
+    assert fact.month == "2026-11"  # Shanghai's month, not UTC's October
     assert document == {
         "_id": "ev-2",
         "kind": "accepted",
@@ -90,6 +93,8 @@ def test_fact_document_is_keyed_by_event_id_and_carries_its_periods() -> None:
         "quarter": "2026-Q4",
         "year": "2026",
     }
+    # Read back (without the period keys, which the rules derive), the same fact.
+    assert fact_of({k: v for k, v in document.items() if k not in ("quarter", "year")}) == fact
 
 
 def test_a_handler_is_counted_within_their_department() -> None:

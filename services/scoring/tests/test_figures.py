@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gridloop_scoring.facts import Fact, FactKind
 from gridloop_scoring.figures import Figures, merge, month_figures
 from gridloop_scoring.orders import fold_order, fold_orders
 
@@ -14,22 +15,24 @@ DISPATCHED = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
 
-def fact(kind: str, at: datetime, event_id: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "_id": event_id,
-        "kind": kind,
-        "occurred_at": at,
-        "order_id": fields.pop("order_id", "O-1"),
-        "case_id": "C-1",
-        "department": "city-mgmt",
-        "grid_id": "g-1",
-        "village_id": "v-1",
-        "township_id": "t-1",
-        **fields,
-    }
+def fact(kind: FactKind, at: datetime, event_id: str, **details: Any) -> Fact:
+    return Fact(
+        event_id=event_id,
+        kind=kind,
+        occurred_at=at,
+        received_at=at,
+        order_id=details.pop("order_id", "O-1"),
+        case_id="C-1",
+        department="city-mgmt",
+        grid_id="g-1",
+        village_id="v-1",
+        township_id="t-1",
+        category_code=None,
+        **details,
+    )
 
 
-def life(order_id: str = "O-1", *, accept_after: timedelta = HOUR) -> list[dict[str, Any]]:
+def life(order_id: str = "O-1", *, accept_after: timedelta = HOUR) -> list[Fact]:
     """Dispatched, accepted (by Wang), extended, completed within the extension, closed happy."""
     return [
         fact(

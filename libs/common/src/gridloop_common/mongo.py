@@ -87,6 +87,12 @@ def in_chunks(values: Iterable[T], size: int = IN_LIST_LIMIT) -> Iterator[list[T
         yield chunk
 
 
+def fields_with_values(source: object, names: Iterable[str]) -> Document:
+    """The named attributes of `source` that are not None: optional fields are stored only
+    when they have a value, so a document says what happened and no more."""
+    return {name: value for name in names if (value := getattr(source, name)) is not None}
+
+
 async def ensure_indexes(database: Database, specs: Iterable[IndexSpec]) -> None:
     for spec in specs:
         await database[spec.collection].create_index(

@@ -15,6 +15,7 @@ from gridloop_scoring.facts import AreaOf
 from gridloop_scoring.handlers import FactHandlers
 from gridloop_scoring.levels import Level
 from gridloop_scoring.recompute import Recomputer
+from gridloop_scoring.service import FactService
 from gridloop_scoring.settings import ScoringSettings
 from gridloop_scoring.subscriptions import subscriptions
 
@@ -97,6 +98,7 @@ def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> Scoring
         top_performers=settings.top_performers,
         interval_seconds=settings.close_check_interval_seconds,
     )
-    runtime.subscriptions = subscriptions(FactHandlers(facts, runtime.clock, registry_areas()))
+    service = FactService(facts, runtime.clock, registry_areas())
+    runtime.subscriptions = subscriptions(FactHandlers(service))
     runtime.background = [recomputer.run, closer.run]
     return ScoringDeps(settings, runtime, facts, dirty, figures, periods, recomputer, closer)

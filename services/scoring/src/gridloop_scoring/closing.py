@@ -62,7 +62,7 @@ class PeriodCloser:
 
     async def commendations(self, period: Period) -> ScoringPeriodClosed:
         closings = await self.facts.of_kind("closed", months_of(period))
-        satisfied_orders = {f["order_id"] for f in closings if f.get("satisfied") is True}
+        satisfied_orders = {f.order_id for f in closings if f.order_id and f.satisfied is True}
         records = fold_orders(await self.facts.of_orders(satisfied_orders)).values()
         handled: dict[str, list[HandledCount]] = {
             level: await self.figures.handled_counts(level, period.key) for level in LEVELS

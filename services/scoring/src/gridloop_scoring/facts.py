@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from gridloop_common.contracts import (
     CaseAccepted,
@@ -34,7 +34,7 @@ from gridloop_common.contracts import (
 )
 from gridloop_common.contracts.reports import UNLOCATED
 from gridloop_common.contracts.sla import ClockName, SlaEvent
-from gridloop_common.periods import period_keys
+from gridloop_common.periods import month_key
 from gridloop_scoring.levels import Level, entity_key, handler_id
 
 FactKind = Literal[
@@ -83,7 +83,7 @@ SLA_FACTS: dict[type[SlaEvent], tuple[FactKind, str]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fact:
     """Keyed by the CloudEvent id, so a redelivered event maps onto the fact already stored."""
 
@@ -114,36 +114,23 @@ class Fact:
     case_complete: bool | None = None
     report_id: str | None = None
 
-    def to_document(self) -> dict[str, Any]:
-        document: dict[str, Any] = {
-            "_id": self.event_id,
-            "kind": self.kind,
-            "case_id": self.case_id,
-            "order_id": self.order_id,
-            "department": self.department,
-            "grid_id": self.grid_id,
-            "village_id": self.village_id,
-            "township_id": self.township_id,
-            "category_code": self.category_code,
-            "occurred_at": self.occurred_at,
-            "received_at": self.received_at,
-            "entities": list(self.entities),
-            # Stored time buckets: a period is an equality match, and a sharded cluster can
-            # key on bucket + entity (docs/architecture.md, "Scaling out").
-            **period_keys(self.occurred_at),
-        }
-        optional = {
-            "handler": self.handler,
-            "worker": self.worker,
-            "clock": self.clock,
-            "accept_by": self.accept_by,
-            "complete_by": self.complete_by,
-            "satisfied": self.satisfied,
-            "case_complete": self.case_complete,
-            "report_id": self.report_id,
-        }
-        document.update({k: v for k, v in optional.items() if v is not None})
-        return document
+    @property
+    def month(self) -> str:
+        """The month it happened in, in the city's time: the month it counts in."""
+        return month_key(self.occurred_at)
+
+
+@dataclass(frozen=True, slots=True)
+class FactSummary:
+    """What a fact counts toward, without the rest: its kind, the month it happened in, the
+    entities it counts under and its order. The recompute loop's notes are these, and so are
+    the facts it reads to count an entity's or a month's events (a narrow read)."""
+
+    event_id: str
+    kind: FactKind
+    month: str
+    entities: tuple[str, ...]
+    order_id: str | None
 
 
 def fact_from_event(

@@ -8,12 +8,12 @@ twice give the same record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from gridloop_common.periods import month_key
+from gridloop_scoring.facts import Fact
 from gridloop_scoring.levels import entity_key, handler_id
 
 
@@ -83,23 +83,25 @@ class OrderRecord:
         return keys
 
 
-def _earliest(current: datetime | None, candidate: Any) -> datetime | None:
+def _earliest(current: datetime | None, candidate: datetime | None) -> datetime | None:
     if candidate is None:
         return current
     return candidate if current is None or candidate < current else current
 
 
-def _latest(current: datetime | None, candidate: Any) -> datetime | None:
+def _latest(current: datetime | None, candidate: datetime | None) -> datetime | None:
     if candidate is None:
         return current
     return candidate if current is None or candidate > current else current
 
 
-def fold_order(order_id: str, facts: Iterable[Mapping[str, Any]]) -> OrderRecord:
-    """One order's record from its fact documents (as stored), whatever their order."""
-    fields: dict[str, Any] = dict.fromkeys(
-        ("case_id", "department", "category_code", "grid_id", "village_id", "township_id")
-    )
+# Where an order lies and whom it concerns: the dispatch names them, other facts fill gaps.
+PLACE_FIELDS = ("case_id", "department", "category_code", "grid_id", "village_id", "township_id")
+
+
+def fold_order(order_id: str, facts: Iterable[Fact]) -> OrderRecord:
+    """One order's record from its facts, whatever their order."""
+    place: dict[str, str | None] = dict.fromkeys(PLACE_FIELDS)
     dispatched_at = accept_by = complete_by = accepted_at = completed_at = None
     closed: tuple[datetime, bool] | None = None
     completes_case = False
@@ -107,33 +109,38 @@ def fold_order(order_id: str, facts: Iterable[Mapping[str, Any]]) -> OrderRecord
     verdicts: set[tuple[str, str]] = set()
     # Dispatch first, then by event id: where facts disagree on a field, the same one wins
     # whatever order they arrived in.
-    for fact in sorted(facts, key=lambda f: (f["kind"] != "dispatched", str(f["_id"]))):
-        kind = fact["kind"]
-        for name, known in fields.items():
-            # The dispatch names the order's place and unit; other facts only fill gaps.
-            if known is None and fact.get(name) is not None:
-                fields[name] = fact[name]
+    for fact in sorted(facts, key=lambda f: (f.kind != "dispatched", f.event_id)):
+        kind = fact.kind
+        for name, known in place.items():
+            if known is None:
+                place[name] = getattr(fact, name)
         if kind == "dispatched":
-            dispatched_at = _earliest(dispatched_at, fact["occurred_at"])
-            accept_by = _latest(accept_by, fact.get("accept_by"))
-            complete_by = _latest(complete_by, fact.get("complete_by"))
+            dispatched_at = _earliest(dispatched_at, fact.occurred_at)
+            accept_by = _latest(accept_by, fact.accept_by)
+            complete_by = _latest(complete_by, fact.complete_by)
         elif kind == "extended":
-            complete_by = _latest(complete_by, fact.get("complete_by"))
+            complete_by = _latest(complete_by, fact.complete_by)
         elif kind == "accepted":
-            accepted_at = _earliest(accepted_at, fact["occurred_at"])
+            accepted_at = _earliest(accepted_at, fact.occurred_at)
         elif kind == "completed":
-            completed_at = _earliest(completed_at, fact["occurred_at"])
-            completes_case = completes_case or fact.get("case_complete", True) is not False
+            completed_at = _earliest(completed_at, fact.occurred_at)
+            completes_case = completes_case or fact.case_complete is not False
         elif kind == "closed":
             # The latest closing decides; at the same instant a satisfied one wins (max).
-            candidate = (fact["occurred_at"], bool(fact.get("satisfied")))
+            candidate = (fact.occurred_at, bool(fact.satisfied))
             closed = candidate if closed is None else max(closed, candidate)
-        elif kind in ("sla_met", "sla_breached", "sla_settled_late") and fact.get("clock"):
-            verdicts.add((fact["clock"], "met" if kind == "sla_met" else "breached"))
-        if kind in ("accepted", "completed") and fact.get("handler"):
-            handlers.add(fact["handler"])
+        elif kind in ("sla_met", "sla_breached", "sla_settled_late") and fact.clock:
+            verdicts.add((fact.clock, "met" if kind == "sla_met" else "breached"))
+        if kind in ("accepted", "completed") and fact.handler:
+            handlers.add(fact.handler)
     return OrderRecord(
         order_id=order_id,
+        case_id=place["case_id"],
+        department=place["department"],
+        category_code=place["category_code"],
+        grid_id=place["grid_id"],
+        village_id=place["village_id"],
+        township_id=place["township_id"],
         dispatched_at=dispatched_at,
         accept_by=accept_by,
         complete_by=complete_by,
@@ -146,14 +153,13 @@ def fold_order(order_id: str, facts: Iterable[Mapping[str, Any]]) -> OrderRecord
         accept_breached=("accept", "breached") in verdicts,
         complete_met=("complete", "met") in verdicts,
         complete_breached=("complete", "breached") in verdicts,
-        **fields,
     )
 
 
-def fold_orders(facts: Iterable[Mapping[str, Any]]) -> dict[str, OrderRecord]:
-    """Every order's record from a mixed stream of fact documents."""
-    by_order: dict[str, list[Mapping[str, Any]]] = {}
+def fold_orders(facts: Iterable[Fact]) -> dict[str, OrderRecord]:
+    """Every order's record from a mixed stream of facts."""
+    by_order: dict[str, list[Fact]] = {}
     for fact in facts:
-        if fact.get("order_id"):
-            by_order.setdefault(fact["order_id"], []).append(fact)
+        if fact.order_id:
+            by_order.setdefault(fact.order_id, []).append(fact)
     return {order_id: fold_order(order_id, items) for order_id, items in by_order.items()}

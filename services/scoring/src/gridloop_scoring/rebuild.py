@@ -8,12 +8,12 @@ all facts once and groups them in memory, then applies the same pure rules (figu
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from gridloop_common.clock import Clock
 from gridloop_common.periods import Period, parent_periods
+from gridloop_scoring.facts import Fact
 from gridloop_scoring.figures import (
     Figures,
     figures_document,
@@ -24,29 +24,20 @@ from gridloop_scoring.orders import OrderRecord, fold_orders
 from gridloop_scoring.recompute import FLOW_KINDS
 from gridloop_scoring.repository import FactStore, FigureStore, figure_id
 
-# What the rules read of a fact: the rest (received_at, quarter, year, ids) stays in the database,
-# which at a million facts is a third of the memory.
-USED_FIELDS = dict.fromkeys(
-    (
-        "kind", "occurred_at", "month", "entities", "order_id", "case_id", "department",
-        "category_code", "grid_id", "village_id", "township_id", "handler", "clock", "accept_by",
-        "complete_by", "satisfied", "case_complete",
-    ),
-    1,
-)  # fmt: skip
 # The parts of a stored figures document that the rules determine (not when it was computed).
 COMPARED = ("counts", "ratios", "medians", "samples")
 
 
-def figures_from_facts(facts: Iterable[Mapping[str, Any]]) -> dict[tuple[str, Period], Figures]:
+def figures_from_facts(facts: Iterable[Fact]) -> dict[tuple[str, Period], Figures]:
     """Every entity's figures in every month, quarter and year the facts touch."""
     kinds: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    order_facts: list[Mapping[str, Any]] = []
+    order_facts: list[Fact] = []
     for fact in facts:
-        if fact["kind"] in FLOW_KINDS:
-            for entity in fact.get("entities", ()):
-                kinds[(entity, fact["month"])][fact["kind"]] += 1
-        if fact.get("order_id"):
+        if fact.kind in FLOW_KINDS:
+            month = fact.month
+            for entity in fact.entities:
+                kinds[(entity, month)][fact.kind] += 1
+        if fact.order_id:
             order_facts.append(fact)
     cohorts: dict[tuple[str, str], list[OrderRecord]] = defaultdict(list)
     for record in fold_orders(order_facts).values():
@@ -82,9 +73,9 @@ class RebuildReport:
 async def rebuild(
     facts: FactStore, figures: FigureStore, clock: Clock, *, check: bool
 ) -> RebuildReport:
-    documents = [doc async for doc in facts.all(projection=USED_FIELDS)]
-    rebuilt = figures_from_facts(documents)
-    report = RebuildReport(facts=len(documents), figures=len(rebuilt))
+    every_fact = [fact async for fact in facts.every_fact()]
+    rebuilt = figures_from_facts(every_fact)
+    report = RebuildReport(facts=len(every_fact), figures=len(rebuilt))
     stored = {doc["_id"]: doc async for doc in figures.all()}
     expected = {figure_id(entity, period.key): (entity, period) for entity, period in rebuilt}
     for key, (entity, period) in expected.items():

@@ -24,13 +24,13 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import structlog
 
 from gridloop_common.clock import Clock
 from gridloop_common.periods import Period, months_of, parent_periods
 from gridloop_common.tasks import cancel_and_wait
+from gridloop_scoring.facts import Fact, FactSummary
 from gridloop_scoring.figures import Figures, figures_from_documents, merge, month_figures
 from gridloop_scoring.levels import Level, split_entity_key
 from gridloop_scoring.orders import OrderRecord, fold_orders
@@ -56,7 +56,7 @@ ORDER_KINDS = frozenset(
 
 
 def marks_from(
-    notes: Iterable[Mapping[str, Any]], order_facts: Iterable[Mapping[str, Any]]
+    notes: Iterable[FactSummary], order_facts: Iterable[Fact]
 ) -> set[tuple[str, Period]]:
     """The (entity, month) pairs new facts change: where each happened (counts) and, for an
     order's fact, the month the order was dispatched in (rates, medians) for everyone answering
@@ -64,11 +64,11 @@ def marks_from(
     marks: set[tuple[str, Period]] = set()
     orders = fold_orders(order_facts)
     for note in notes:
-        if note["kind"] in FLOW_KINDS:
-            month = Period("month", note["month"])
-            marks |= {(entity, month) for entity in note["entities"]}
-        record = orders.get(note.get("order_id") or "")
-        if note["kind"] in ORDER_KINDS and record and record.dispatch_month is not None:
+        if note.kind in FLOW_KINDS:
+            month = Period("month", note.month)
+            marks |= {(entity, month) for entity in note.entities}
+        record = orders.get(note.order_id or "")
+        if note.kind in ORDER_KINDS and record and record.dispatch_month is not None:
             month = Period("month", record.dispatch_month)
             marks |= {(entity, month) for entity in record.entities()}
     return marks
@@ -88,8 +88,8 @@ def read_whole_month(entities: Iterable[str], level_sizes: Mapping[Level, int]) 
     return share >= 1
 
 
-def order_ids_of(notes: Iterable[Mapping[str, Any]]) -> set[str]:
-    return {n["order_id"] for n in notes if n.get("order_id") and n["kind"] in ORDER_KINDS}
+def order_ids_of(notes: Iterable[FactSummary]) -> set[str]:
+    return {n.order_id for n in notes if n.order_id and n.kind in ORDER_KINDS}
 
 
 @dataclass
@@ -132,7 +132,7 @@ class Recomputer:
             return 0
         order_facts = await self.facts.of_orders(order_ids_of(notes))
         await self.dirty.mark(marks_from(notes, order_facts), self.clock.now() + self.delay)
-        await self.facts.forget_unmarked([n["_id"] for n in notes])
+        await self.facts.forget_unmarked([n.event_id for n in notes])
         return len(notes)
 
     async def recompute_due(self) -> int:
@@ -220,9 +220,9 @@ class Recomputer:
         cohorts: dict[str, list[OrderRecord]] = {entity: [] for entity in wanted}
         facts = await self.facts.of_month(FLOW_KINDS, month)
         for fact in facts:
-            for entity in wanted.intersection(fact["entities"]):
-                kinds[entity].append(fact["kind"])
-        dispatched = {f["order_id"] for f in facts if f["kind"] == "dispatched" and f["order_id"]}
+            for entity in wanted.intersection(fact.entities):
+                kinds[entity].append(fact.kind)
+        dispatched = {f.order_id for f in facts if f.kind == "dispatched" and f.order_id}
         for record in fold_orders(await self.facts.of_orders(dispatched)).values():
             if record.dispatch_month == month:
                 for entity in wanted.intersection(record.entities()):
@@ -235,11 +235,9 @@ class Recomputer:
         # this month are found among their facts from this month on.
         onwards = level == "handler"
         facts = await self.facts.of_entity(entity, month, onwards=onwards)
-        kinds = [f["kind"] for f in facts if f["month"] == month and f["kind"] in FLOW_KINDS]
+        kinds = [f.kind for f in facts if f.month == month and f.kind in FLOW_KINDS]
         order_ids = {
-            f["order_id"]
-            for f in facts
-            if f.get("order_id") and (onwards or f["kind"] == "dispatched")
+            f.order_id for f in facts if f.order_id and (onwards or f.kind == "dispatched")
         }
         records = fold_orders(await self.facts.of_orders(order_ids)).values()
         cohort = [r for r in records if r.dispatch_month == month and entity in r.entities()]

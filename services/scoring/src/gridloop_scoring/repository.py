@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -25,10 +25,10 @@ from pymongo import DeleteOne, ReplaceOne, UpdateOne
 
 from gridloop_common.batched_inserts import BatchedInserts
 from gridloop_common.messaging import Outgoing
-from gridloop_common.mongo import Collection, Document, IndexSpec, in_chunks
+from gridloop_common.mongo import Collection, Document, IndexSpec, fields_with_values, in_chunks
 from gridloop_common.outbox import RelayNow, with_outbox
-from gridloop_common.periods import Period, month_key, months_of, period_end
-from gridloop_scoring.facts import Fact
+from gridloop_common.periods import Period, months_of, period_end, period_keys
+from gridloop_scoring.facts import Fact, FactSummary
 from gridloop_scoring.figures import Figures, figures_document, samples_document
 from gridloop_scoring.levels import split_entity_key
 
@@ -61,6 +61,71 @@ def figure_id(entity: str, period: str) -> str:
     return f"{entity}|{period}"
 
 
+# A fact's optional details: stored only where the kind has them.
+FACT_DETAILS = (
+    "handler", "worker", "clock", "accept_by", "complete_by", "satisfied", "case_complete",
+    "report_id",
+)  # fmt: skip
+# What a read of the rules' facts decodes: the fact, not its stored period keys.
+FACT_FIELDS = dict.fromkeys(
+    (
+        "kind", "case_id", "order_id", "department", "grid_id", "village_id", "township_id",
+        "category_code", "occurred_at", "received_at", "entities", *FACT_DETAILS,
+    ),
+    1,
+)  # fmt: skip
+SUMMARY_FIELDS = dict.fromkeys(("kind", "month", "entities", "order_id"), 1)
+
+
+def fact_document(fact: Fact) -> Document:
+    document: Document = {
+        "_id": fact.event_id,
+        "kind": fact.kind,
+        "case_id": fact.case_id,
+        "order_id": fact.order_id,
+        "department": fact.department,
+        "grid_id": fact.grid_id,
+        "village_id": fact.village_id,
+        "township_id": fact.township_id,
+        "category_code": fact.category_code,
+        "occurred_at": fact.occurred_at,
+        "received_at": fact.received_at,
+        "entities": list(fact.entities),
+        # Stored time buckets: a period is an equality match, and a sharded cluster can key on
+        # bucket + entity (docs/architecture.md, "Scaling out").
+        **period_keys(fact.occurred_at),
+    }
+    return document | fields_with_values(fact, FACT_DETAILS)
+
+
+def fact_of(document: Mapping[str, Any]) -> Fact:
+    return Fact(
+        event_id=document["_id"],
+        kind=document["kind"],
+        case_id=document.get("case_id"),
+        order_id=document.get("order_id"),
+        department=document.get("department"),
+        grid_id=document.get("grid_id"),
+        village_id=document.get("village_id"),
+        township_id=document.get("township_id"),
+        category_code=document.get("category_code"),
+        occurred_at=document["occurred_at"],
+        received_at=document["received_at"],
+        entities=tuple(document.get("entities", ())),
+        **{name: document.get(name) for name in FACT_DETAILS},
+    )
+
+
+def summary_of(document: Mapping[str, Any]) -> FactSummary:
+    return FactSummary(
+        event_id=document["_id"],
+        kind=document["kind"],
+        month=document["month"],
+        entities=tuple(document.get("entities", ())),
+        order_id=document.get("order_id"),
+    )
+
+
 class FactStore:
     def __init__(self, facts: Collection, unmarked: Collection) -> None:
         self.facts = facts
@@ -71,7 +136,7 @@ class FactStore:
 
     async def add(self, fact: Fact) -> bool:
         """Store the fact once; False when this event id was stored before (a redelivery)."""
-        return await self._fact_inserts.insert(fact.to_document())
+        return await self._fact_inserts.insert(fact_document(fact))
 
     async def note_unmarked(self, fact: Fact) -> None:
         """Leave word that the fact's marks are still to be written (idempotent by event id)."""
@@ -79,53 +144,52 @@ class FactStore:
             {
                 "_id": fact.event_id,
                 "kind": fact.kind,
-                "month": month_key(fact.occurred_at),
+                "month": fact.month,
                 "entities": list(fact.entities),
                 "order_id": fact.order_id,
             }
         )
 
-    async def take_unmarked(self, limit: int) -> list[Document]:
-        return [doc async for doc in self.unmarked.find({}).limit(limit)]
+    async def take_unmarked(self, limit: int) -> list[FactSummary]:
+        return [summary_of(doc) async for doc in self.unmarked.find({}).limit(limit)]
 
-    async def forget_unmarked(self, ids: Sequence[str]) -> None:
-        for chunk in in_chunks(ids):
+    async def forget_unmarked(self, event_ids: Sequence[str]) -> None:
+        for chunk in in_chunks(event_ids):
             await self.unmarked.delete_many({"_id": {"$in": chunk}})
 
     async def unmarked_count(self) -> int:
         return await self.unmarked.estimated_document_count()
 
-    async def of_orders(self, order_ids: Iterable[str]) -> list[Document]:
+    async def of_orders(self, order_ids: Iterable[str]) -> list[Fact]:
         return [
-            doc
+            fact_of(doc)
             for chunk in in_chunks(sorted(set(order_ids)))
-            async for doc in self.facts.find({"order_id": {"$in": chunk}})
+            async for doc in self.facts.find({"order_id": {"$in": chunk}}, FACT_FIELDS)
         ]
 
-    async def of_entity(self, entity: str, month: str, *, onwards: bool = False) -> list[Document]:
-        """The entity's facts of one month (or of that month and later), kind and order only."""
+    async def of_entity(
+        self, entity: str, month: str, *, onwards: bool = False
+    ) -> list[FactSummary]:
+        """The entity's facts of one month (or of that month and later)."""
         when: Any = {"$gte": month} if onwards else month
+        cursor = self.facts.find({"entities": entity, "month": when}, SUMMARY_FIELDS)
+        return [summary_of(doc) async for doc in cursor]
+
+    async def of_month(self, kinds: Iterable[str], month: str) -> list[FactSummary]:
+        """Every fact of these kinds in the month."""
         cursor = self.facts.find(
-            {"entities": entity, "month": when}, {"kind": 1, "order_id": 1, "month": 1}
+            {"kind": {"$in": sorted(kinds)}, "month": month}, SUMMARY_FIELDS, batch_size=10_000
         )
-        return [doc async for doc in cursor]
+        return [summary_of(doc) async for doc in cursor]
 
-    async def of_month(self, kinds: Iterable[str], month: str) -> list[Document]:
-        """Every fact of these kinds in the month: kind, order and entities only."""
-        cursor = self.facts.find(
-            {"kind": {"$in": sorted(kinds)}, "month": month},
-            {"kind": 1, "order_id": 1, "entities": 1},
-            batch_size=10_000,
-        )
-        return [doc async for doc in cursor]
+    async def of_kind(self, kind: str, months: Sequence[str]) -> list[Fact]:
+        cursor = self.facts.find({"kind": kind, "month": {"$in": list(months)}}, FACT_FIELDS)
+        return [fact_of(doc) async for doc in cursor]
 
-    async def of_kind(self, kind: str, months: Sequence[str]) -> list[Document]:
-        cursor = self.facts.find({"kind": kind, "month": {"$in": list(months)}})
-        return [doc async for doc in cursor]
-
-    def all(self, projection: Mapping[str, Any] | None = None) -> Any:
+    async def every_fact(self) -> AsyncIterator[Fact]:
         # Large batches: a rebuild streams every fact, and each batch is one stand-in round trip.
-        return self.facts.find({}, projection, batch_size=10_000)
+        async for doc in self.facts.find({}, FACT_FIELDS, batch_size=10_000):
+            yield fact_of(doc)
 
 
 @dataclass(frozen=True)
