@@ -9,10 +9,10 @@ from typing import Any, cast
 
 from gridloop_common.clock import ManualClock
 from gridloop_notify.channels import Outbound
-from gridloop_notify.delivery import DELIVERED, Counts, Entry, Outcome, Recipient, RetryPolicy
+from gridloop_notify.delivery import DELIVERED, Counts, Delivery, Outcome, Recipient, RetryPolicy
 from gridloop_notify.delivery import new_entry as make_entry
 from gridloop_notify.ratelimit import ChannelGate
-from gridloop_notify.repository import SENDING, NoticeContent
+from gridloop_notify.repository import SENDING, ClaimedBatch, NoticeContent, NoticeProgress
 from gridloop_notify.worker import BatchWorker, Completion, DueBatches, Wakeup
 
 NOTICE = "N-test-worker"
@@ -23,22 +23,27 @@ class LossyFlushBatches:
     """The batch store, except that the first flush is still in flight when the sends end and
     then swallows its cancel, as pymongo's asyncio.wait_for does on Python 3.11 (gh-86296)."""
 
-    def __init__(self, entries: list[Entry]) -> None:
+    def __init__(self, entries: list[Delivery]) -> None:
         self.entries = entries
         self.first_flush_started = asyncio.Event()
         self.flushes = 0
-        self.released: tuple[list[Entry], datetime | None] | None = None
+        self.released: tuple[list[Delivery], datetime | None] | None = None
 
     async def due(self, lane: int, now: datetime, limit: int) -> list[str]:
         return [BATCH] if self.released is None else []
 
     async def claim(
         self, batch_id: str, token: str, now: datetime, until: datetime
-    ) -> dict[str, Any] | None:
-        return {"_id": batch_id, "notice_id": NOTICE, "channel": "webhook", "entries": self.entries}
+    ) -> ClaimedBatch | None:
+        return ClaimedBatch(batch_id, NOTICE, "webhook", tuple(self.entries))
 
     async def flush(
-        self, batch_id: str, token: str, entries: Sequence[Entry], counts: Counts, until: datetime
+        self,
+        batch_id: str,
+        token: str,
+        entries: Sequence[Delivery],
+        counts: Counts,
+        until: datetime,
     ) -> bool:
         self.flushes += 1
         if self.flushes == 1:
@@ -55,7 +60,7 @@ class LossyFlushBatches:
         self,
         batch_id: str,
         token: str,
-        entries: Sequence[Entry],
+        entries: Sequence[Delivery],
         counts: Counts,
         due_at: datetime | None,
     ) -> bool:
@@ -75,13 +80,13 @@ class Notices:
     ) -> None:
         return None
 
-    async def batch_closed(self, notice_id: str, now: datetime) -> dict[str, Any]:
+    async def batch_closed(self, notice_id: str, now: datetime) -> NoticeProgress:
         self.closed += 1
-        return {"_id": notice_id, "status": SENDING, "batches_closed": self.closed}
+        return NoticeProgress(notice_id, SENDING, 1, 1, self.closed)
 
 
 class Completions:
-    async def check(self, notice: Mapping[str, Any] | None) -> bool:
+    async def check(self, notice: NoticeProgress | None) -> bool:
         return False
 
 
@@ -129,7 +134,7 @@ async def test_a_sent_batch_is_given_back_even_when_its_flusher_misses_the_cance
     assert batches.released is not None
     stored, due_at = batches.released
     assert due_at is None, "every delivery is settled: the batch closes"
-    assert [entry["status"] for entry in stored] == [DELIVERED] * 3
+    assert [entry.status for entry in stored] == [DELIVERED] * 3
     assert notices.closed == 1
     # The flusher stopped with the sends; it did not go on renewing the lease.
     assert batches.flushes <= 2
@@ -170,3 +175,15 @@ async def test_a_due_batch_is_queued_once_however_often_it_is_found() -> None:
     # Handed to a worker, it may be queued again (its claim decides who sends it).
     assert await feed.sweep() == 1
     assert taken == "B-0-a"
+
+
+def test_a_notice_is_complete_once_every_batch_with_something_to_send_is_closed() -> None:
+    def progress(status: str, to_close: int | None, closed: int) -> NoticeProgress:
+        return NoticeProgress("N-1", status, batches_total=4, batches_to_close=to_close,
+                              batches_closed=closed)  # fmt: skip
+
+    assert not progress(SENDING, None, 0).every_batch_closed  # still being cut into batches
+    assert not progress(SENDING, 3, 2).every_batch_closed
+    assert progress(SENDING, 3, 3).every_batch_closed
+    assert progress(SENDING, 0, 0).every_batch_closed  # everyone skipped at expansion
+    assert not progress("completed", 3, 3).every_batch_closed  # completed once, not again

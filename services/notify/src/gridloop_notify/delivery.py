@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import email.utils
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from gridloop_common.envelope import derived_id
 
-PENDING = "pending"
-DELIVERED = "delivered"
-FAILED = "failed"
-SKIPPED = "skipped"
-STATUSES = (PENDING, DELIVERED, FAILED, SKIPPED)
+Status = Literal["pending", "delivered", "failed", "skipped"]
+PENDING: Status = "pending"
+DELIVERED: Status = "delivered"
+FAILED: Status = "failed"
+SKIPPED: Status = "skipped"
+STATUSES: tuple[Status, ...] = (PENDING, DELIVERED, FAILED, SKIPPED)
 SETTLED = frozenset({DELIVERED, FAILED, SKIPPED})
 
 # A batch's claim query reads every due batch of one lane; spreading batches over lanes keeps
@@ -30,8 +31,27 @@ RECORD_ONLY = "none"
 # A receiver answering one of these will answer the same next time; 408 and 429 invite a retry.
 _RETRYABLE_CLIENT_ERRORS = frozenset({408, 429})
 
-Entry = dict[str, Any]
 OutcomeKind = Literal["delivered", "retry", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One recipient's delivery within a batch. Its `delivery_id` is the idempotency key every
+    attempt sends; `address` and `secret_ref` are kept only while something is left to send
+    (a resident's phone number, a URL that may carry a token)."""
+
+    delivery_id: str
+    seq: int
+    recipient_id: str
+    status: Status = PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    last_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    # Set on a pending delivery that failed and waits for its retry.
+    next_attempt_at: datetime | None = None
+    address: str | None = None
+    secret_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +104,7 @@ class BatchDraft:
     k: int
     channel: str
     first_seq: int
-    entries: tuple[Entry, ...]
+    entries: tuple[Delivery, ...]
 
     @property
     def lane(self) -> int:
@@ -105,6 +125,14 @@ class Counts:
             FAILED: self.failed,
             SKIPPED: self.skipped,
         }
+
+    def plus(self, other: Counts) -> Counts:
+        return Counts(
+            self.pending + other.pending,
+            self.delivered + other.delivered,
+            self.failed + other.failed,
+            self.skipped + other.skipped,
+        )
 
     def minus(self, other: Counts) -> dict[str, int]:
         mine, theirs = self.as_dict(), other.as_dict()
@@ -131,24 +159,15 @@ def batch_id(notice_id: str, k: int) -> str:
     return f"{notice_id}.{k:06d}"
 
 
-def new_entry(notice_id: str, channel: str, seq: int, recipient: Recipient) -> Entry:
-    entry: Entry = {
-        "delivery_id": delivery_id(notice_id, channel, recipient.recipient_id),
-        "seq": seq,
-        "recipient_id": recipient.recipient_id,
-        "status": PENDING,
-        "attempts": 0,
-        "last_error": None,
-        "last_attempt_at": None,
-        "delivered_at": None,
-    }
+def new_entry(notice_id: str, channel: str, seq: int, recipient: Recipient) -> Delivery:
+    entry = Delivery(
+        delivery_id=delivery_id(notice_id, channel, recipient.recipient_id),
+        seq=seq,
+        recipient_id=recipient.recipient_id,
+    )
     if recipient.skip_reason is not None:
-        entry.update(status=SKIPPED, last_error=recipient.skip_reason)
-        return entry
-    entry["address"] = recipient.address
-    if recipient.secret_ref is not None:
-        entry["secret_ref"] = recipient.secret_ref
-    return entry
+        return replace(entry, status=SKIPPED, last_error=recipient.skip_reason)
+    return replace(entry, address=recipient.address, secret_ref=recipient.secret_ref)
 
 
 def cut_batches(
@@ -164,7 +183,7 @@ def cut_batches(
     k = 0
     seq = 0
     for channel, recipients in segments:
-        chunk: list[Entry] = []
+        chunk: list[Delivery] = []
         for recipient in recipients:
             chunk.append(new_entry(notice_id, channel, seq, recipient))
             seq += 1
@@ -177,13 +196,13 @@ def cut_batches(
             k += 1
 
 
-def _draft(notice_id: str, k: int, channel: str, chunk: list[Entry]) -> BatchDraft:
+def _draft(notice_id: str, k: int, channel: str, chunk: list[Delivery]) -> BatchDraft:
     return BatchDraft(
         batch_id=batch_id(notice_id, k),
         notice_id=notice_id,
         k=k,
         channel=channel,
-        first_seq=chunk[0]["seq"],
+        first_seq=chunk[0].seq,
         entries=tuple(chunk),
     )
 
@@ -236,55 +255,64 @@ def backoff_seconds(attempt: int, policy: RetryPolicy, jitter: float) -> float:
 
 
 def apply_outcome(
-    entry: Entry, outcome: Outcome, now: datetime, policy: RetryPolicy, jitter: float
-) -> Entry:
-    """The entry after one attempt; settled entries lose their address (kept only to send)."""
-    updated = dict(entry)
-    attempts = int(entry.get("attempts", 0)) + 1
-    updated.update(attempts=attempts, last_attempt_at=now)
+    entry: Delivery, outcome: Outcome, now: datetime, policy: RetryPolicy, jitter: float
+) -> Delivery:
+    """The delivery after one attempt; a settled one loses its address (kept only to send)."""
+    attempts = entry.attempts + 1
     if outcome.kind == "delivered":
-        updated.update(status=DELIVERED, delivered_at=now)
-    elif outcome.kind == "failed":
-        updated.update(status=FAILED, last_error=outcome.detail)
-    elif attempts >= policy.max_attempts:
-        updated.update(
-            status=FAILED, last_error=f"{outcome.detail} (gave up after {attempts} attempts)"
-        )
-    else:
-        delay = max(backoff_seconds(attempts, policy, jitter), outcome.retry_after_seconds or 0)
-        updated.update(
-            status=PENDING,
-            last_error=outcome.detail,
-            next_attempt_at=now + timedelta(seconds=delay),
-        )
-        return updated
-    return settled(updated)
+        return settled(entry, DELIVERED, attempts, now, delivered_at=now)
+    if outcome.kind == "failed":
+        return settled(entry, FAILED, attempts, now, last_error=outcome.detail)
+    if attempts >= policy.max_attempts:
+        gave_up = f"{outcome.detail} (gave up after {attempts} attempts)"
+        return settled(entry, FAILED, attempts, now, last_error=gave_up)
+    delay = max(backoff_seconds(attempts, policy, jitter), outcome.retry_after_seconds or 0)
+    return replace(
+        entry,
+        status=PENDING,
+        attempts=attempts,
+        last_attempt_at=now,
+        last_error=outcome.detail,
+        next_attempt_at=now + timedelta(seconds=delay),
+    )
 
 
-def settled(entry: Entry) -> Entry:
-    for transient in ("address", "secret_ref", "next_attempt_at"):
-        entry.pop(transient, None)
-    return entry
+def settled(
+    entry: Delivery,
+    status: Status,
+    attempts: int,
+    now: datetime,
+    *,
+    delivered_at: datetime | None = None,
+    last_error: str | None = None,
+) -> Delivery:
+    return replace(
+        entry,
+        status=status,
+        attempts=attempts,
+        last_attempt_at=now,
+        delivered_at=delivered_at or entry.delivered_at,
+        last_error=last_error if last_error is not None else entry.last_error,
+        next_attempt_at=None,
+        address=None,
+        secret_ref=None,
+    )
 
 
-def is_due(entry: Mapping[str, Any], now: datetime) -> bool:
-    if entry["status"] != PENDING:
+def is_due(entry: Delivery, now: datetime) -> bool:
+    if entry.status != PENDING:
         return False
-    next_attempt: datetime | None = entry.get("next_attempt_at")
-    return next_attempt is None or next_attempt <= now
+    return entry.next_attempt_at is None or entry.next_attempt_at <= now
 
 
-def count(entries: Iterable[Mapping[str, Any]]) -> Counts:
+def count(entries: Iterable[Delivery]) -> Counts:
     counts = Counts()
     for entry in entries:
-        status = entry["status"]
-        setattr(counts, status, getattr(counts, status) + 1)
+        setattr(counts, entry.status, getattr(counts, entry.status) + 1)
     return counts
 
 
-def next_due(entries: Iterable[Mapping[str, Any]], now: datetime) -> datetime | None:
+def next_due(entries: Iterable[Delivery], now: datetime) -> datetime | None:
     """When the batch next needs a worker: its earliest pending retry; None once all settled."""
-    pending = [
-        entry.get("next_attempt_at") or now for entry in entries if entry["status"] == PENDING
-    ]
+    pending = [entry.next_attempt_at or now for entry in entries if entry.status == PENDING]
     return min(pending) if pending else None

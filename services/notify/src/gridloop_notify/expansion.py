@@ -25,8 +25,8 @@ from gridloop_notify.delivery import BatchDraft, Recipient, Segment, count, cut_
 from gridloop_notify.repository import (
     SENDING,
     BatchRepository,
+    NoticeProgress,
     NoticeRepository,
-    segment_from_document,
 )
 from gridloop_notify.worker import Completion, LeaseLost, Wakeup
 
@@ -89,18 +89,16 @@ class Expander:
         await self.completion.check(finished)
         return finished is not None
 
-    async def _expand_claimed(self, notice_id: str, token: str) -> dict[str, object] | None:
+    async def _expand_claimed(self, notice_id: str, token: str) -> NoticeProgress | None:
         plan = await self.notices.plan(notice_id)
         if plan is None:
             return None
-        segments = [segment_from_document(d) for d in plan.get("segments") or []]
-        audience = Audience.from_document(plan["audience"]) if plan.get("audience") else None
         drafts = cut_batches(
             notice_id,
-            [(s.channel, self._recipients(s, audience)) for s in segments],
-            int(plan["batch_size"]),
+            [(s.channel, self._recipients(s, plan.audience)) for s in plan.segments],
+            plan.batch_size,
         )
-        checkpoint = int(plan.get("expanded_batches", 0))
+        checkpoint = plan.expanded_batches
         chunk: list[BatchDraft] = []
         in_chunk = 0
         total = to_close = 0
@@ -126,14 +124,12 @@ class Expander:
             batches_total=total,
             batches_to_close=to_close,
             skipped=skipped,
-            segments=segments,
+            segments=plan.segments,
             now=self.clock.now(),
         )
         if finished is None:
             raise LeaseLost(notice_id)
-        log.info(
-            "notice_expanded", notice_id=notice_id, batches=total, recipients=plan["recipients"]
-        )
+        log.info("notice_expanded", notice_id=notice_id, batches=total, recipients=plan.recipients)
         return finished
 
     async def _store(self, notice_id: str, token: str, chunk: list[BatchDraft]) -> None:

@@ -19,7 +19,7 @@ from gridloop_notify.channels import Channel, Outbound
 from gridloop_notify.delivery import (
     LANES,
     Counts,
-    Entry,
+    Delivery,
     Outcome,
     RetryPolicy,
     apply_outcome,
@@ -28,7 +28,12 @@ from gridloop_notify.delivery import (
     next_due,
 )
 from gridloop_notify.ratelimit import ChannelGate
-from gridloop_notify.repository import SENDING, BatchRepository, NoticeContent, NoticeRepository
+from gridloop_notify.repository import (
+    BatchRepository,
+    NoticeContent,
+    NoticeProgress,
+    NoticeRepository,
+)
 
 log = structlog.stdlib.get_logger("gridloop.notify.worker")
 
@@ -135,19 +140,16 @@ class Completion:
     batches: BatchRepository
     clock: Clock
 
-    async def check(self, notice: Mapping[str, Any] | None) -> bool:
-        if notice is None or notice.get("status") != SENDING:
+    async def check(self, notice: NoticeProgress | None) -> bool:
+        if notice is None or not notice.every_batch_closed:
             return False
-        to_close = notice.get("batches_to_close")
-        if to_close is None or int(notice.get("batches_closed", 0)) < int(to_close):
-            return False
-        return await self.complete(str(notice["_id"]), int(notice["batches_total"]))
+        return await self.complete(notice.notice_id, notice.batches_total)
 
     async def check_quiet(self, notice_id: str) -> bool:
         """For a notice with no recent progress: maybe a crash lost a `batches_closed` count, or a
         worker sent a whole batch and never gave it back (closed here, counted once)."""
-        notice = await self.notices.get(notice_id)
-        if notice is None or notice.get("status") != SENDING:
+        notice = await self.notices.progress(notice_id)
+        if notice is None or not notice.sending:
             return False
         closed = 0
         for batch_id in await self.batches.open_but_settled(notice_id):
@@ -160,17 +162,14 @@ class Completion:
             # Still waiting for retries; look again after another quiet spell.
             await self.notices.touch(notice_id, self.clock.now())
             return False
-        return await self.complete(notice_id, int(notice.get("batches_total", 0)))
+        return await self.complete(notice_id, notice.batches_total)
 
     async def complete(self, notice_id: str, batches_total: int) -> bool:
         totals = Counts()
         by_channel: dict[str, Counts] = {}
-        async for batch in self.batches.tally(notice_id, batches_total):
-            stored = batch.get("counts") or {}
-            mine = by_channel.setdefault(batch["channel"], Counts())
-            for status, number in stored.items():
-                setattr(totals, status, getattr(totals, status) + int(number))
-                setattr(mine, status, getattr(mine, status) + int(number))
+        async for channel, counts in self.batches.tally(notice_id, batches_total):
+            totals = totals.plus(counts)
+            by_channel[channel] = by_channel.get(channel, Counts()).plus(counts)
         done = await self.notices.complete(
             notice_id,
             _settled_only(totals.as_dict()),
@@ -195,7 +194,7 @@ class _Batch:
     notice_id: str
     channel: str
     token: str
-    entries: list[Entry]
+    entries: list[Delivery]
     stored: Counts
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -237,17 +236,16 @@ class BatchWorker:
         """The batch, for this worker alone; None when another worker or replica has it."""
         now = self.clock.now()
         token = uuid.uuid4().hex
-        document = await self.batches.claim(batch_id, token, now, now + self.lease)
-        if document is None:
+        claimed = await self.batches.claim(batch_id, token, now, now + self.lease)
+        if claimed is None:
             return None
-        entries = [dict(e) for e in document["entries"]]
         return _Batch(
-            batch_id=document["_id"],
-            notice_id=document["notice_id"],
-            channel=document["channel"],
+            batch_id=claimed.batch_id,
+            notice_id=claimed.notice_id,
+            channel=claimed.channel,
             token=token,
-            entries=entries,
-            stored=count(entries),
+            entries=list(claimed.entries),
+            stored=count(claimed.entries),
         )
 
     async def work(self, batch: _Batch) -> None:
@@ -286,15 +284,15 @@ class BatchWorker:
         async def send(i: int) -> None:
             entry = batch.entries[i]
             message = Outbound(
-                delivery_id=entry["delivery_id"],
+                delivery_id=entry.delivery_id,
                 notice_id=batch.notice_id,
                 kind=notice.kind,
-                recipient_id=entry["recipient_id"],
-                address=entry.get("address", ""),
+                recipient_id=entry.recipient_id,
+                address=entry.address or "",
                 title=notice.title,
                 text=notice.text,
                 data=dict(notice.data),
-                secret_ref=entry.get("secret_ref"),
+                secret_ref=entry.secret_ref,
             )
             async with gate.slot():
                 try:

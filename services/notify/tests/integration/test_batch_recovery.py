@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from gridloop_common.clock import ManualClock
-from gridloop_common.mongo import Client, Document, ensure_indexes
+from gridloop_common.mongo import Client, ensure_indexes
 from gridloop_common.registry import load_registry
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_notify import repository
@@ -24,6 +24,7 @@ from gridloop_notify.delivery import (
 )
 from gridloop_notify.expansion import Expander
 from gridloop_notify.notices import NoticeDraft
+from gridloop_notify.repository import ClaimedBatch
 from gridloop_notify.worker import Completion, Wakeup
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,7 @@ class Store:
 
 async def notice_with_one_claimed_batch(
     isolated: Isolated, mongo_client: Client, holder: str
-) -> tuple[Store, str, Document]:
+) -> tuple[Store, str, ClaimedBatch]:
     """A stored, expanded notice to three webhooks, its one batch claimed by `holder`."""
     database = mongo_client[isolated.database("notify")]
     await ensure_indexes(database, repository.INDEXES)
@@ -77,13 +78,13 @@ async def test_a_fully_sent_batch_its_worker_never_gave_back_is_closed_and_the_n
         isolated, mongo_client, "stuck-worker"
     )
     batches, clock = store.batches, store.clock
-    batch_id = claimed["_id"]
+    batch_id = claimed.batch_id
     # The worker sent everything and stored it, then never gave the batch back (on Python 3.11
     # its flusher could miss the cancel and renew the lease for ever).
     now = clock.now()
     sent = [
         apply_outcome(entry, Outcome.delivered("HTTP 200 OK"), now, POLICY, 0.0)
-        for entry in claimed["entries"]
+        for entry in claimed.entries
     ]
     assert await batches.flush(batch_id, "stuck-worker", sent, count(sent), now + LEASE)
 
@@ -113,7 +114,7 @@ async def test_the_sweep_leaves_a_batch_with_deliveries_still_pending_to_its_wor
     assert not await store.completion.check_quiet(notice_id)
 
     assert await store.batches.any_open(notice_id)
-    entries = claimed["entries"]
+    entries = claimed.entries
     assert await store.batches.flush(
-        claimed["_id"], "busy-worker", entries, count(entries), start + LEASE
+        claimed.batch_id, "busy-worker", entries, count(entries), start + LEASE
     )

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from gridloop_notify.delivery import PENDING
-from gridloop_notify.repository.batches import BatchRepository, DeliveryRecord, batch_document
+from gridloop_notify.repository.batches import (
+    BatchRepository,
+    ClaimedBatch,
+    DeliveryRecord,
+    batch_document,
+)
 from gridloop_notify.repository.common import (
     BATCHES,
     INDEXES,
@@ -16,6 +21,8 @@ from gridloop_notify.repository.notices import (
     EXPANDING,
     SENDING,
     NoticeContent,
+    NoticePlan,
+    NoticeProgress,
     NoticeRecord,
     NoticeRepository,
     segment_document,
@@ -36,8 +43,11 @@ __all__ = [
     "SENDING",
     "SUBSCRIPTIONS",
     "BatchRepository",
+    "ClaimedBatch",
     "DeliveryRecord",
     "NoticeContent",
+    "NoticePlan",
+    "NoticeProgress",
     "NoticeRecord",
     "NoticeRepository",
     "ReporterRepository",

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pymongo.errors import BulkWriteError
 
-from gridloop_common.mongo import Collection, Document
+from gridloop_common.mongo import Collection, Document, fields_with_values
 from gridloop_notify.delivery import (
     PENDING,
     RECORD_ONLY,
     BatchDraft,
     Counts,
-    Entry,
+    Delivery,
     count,
 )
 from gridloop_notify.delivery import (
@@ -42,6 +43,50 @@ class DeliveryRecord:
     delivered_at: datetime | None
 
 
+@dataclass(frozen=True)
+class ClaimedBatch:
+    """A batch as its worker took it: whose notice, which channel, every delivery."""
+
+    batch_id: str
+    notice_id: str
+    channel: str
+    entries: tuple[Delivery, ...]
+
+
+# Stored on a delivery only while it has a value: the address and secret go once it settles.
+_WHILE_SENDING = ("next_attempt_at", "address", "secret_ref")
+
+
+def entry_document(entry: Delivery) -> Document:
+    document: Document = {
+        "delivery_id": entry.delivery_id,
+        "seq": entry.seq,
+        "recipient_id": entry.recipient_id,
+        "status": entry.status,
+        "attempts": entry.attempts,
+        "last_error": entry.last_error,
+        "last_attempt_at": entry.last_attempt_at,
+        "delivered_at": entry.delivered_at,
+    }
+    return document | fields_with_values(entry, _WHILE_SENDING)
+
+
+def entry_of(document: Mapping[str, Any]) -> Delivery:
+    return Delivery(
+        delivery_id=document["delivery_id"],
+        seq=int(document["seq"]),
+        recipient_id=document["recipient_id"],
+        status=document["status"],
+        attempts=int(document.get("attempts", 0)),
+        last_error=document.get("last_error"),
+        last_attempt_at=document.get("last_attempt_at"),
+        delivered_at=document.get("delivered_at"),
+        next_attempt_at=document.get("next_attempt_at"),
+        address=document.get("address"),
+        secret_ref=document.get("secret_ref"),
+    )
+
+
 def _only_duplicates(error: BulkWriteError) -> bool:
     return all(e.get("code") == _DUPLICATE_KEY for e in error.details.get("writeErrors", []))
 
@@ -59,7 +104,7 @@ def batch_document(draft: BatchDraft, now: datetime) -> Document:
         "lane": draft.lane,
         "first_seq": draft.first_seq,
         "size": len(draft.entries),
-        "entries": list(draft.entries),
+        "entries": [entry_document(e) for e in draft.entries],
         "counts": counts.as_dict(),
         "open": counts.pending > 0 and draft.channel != RECORD_ONLY,
         "created_at": now,
@@ -98,7 +143,7 @@ class BatchRepository:
 
     async def claim(
         self, batch_id: str, token: str, now: datetime, until: datetime
-    ) -> Document | None:
+    ) -> ClaimedBatch | None:
         """Take a due batch (or one whose worker's lease ran out) for this worker alone."""
         result = await self.batches.update_one(
             {"_id": batch_id, "due_at": {"$lte": now}},
@@ -106,15 +151,34 @@ class BatchRepository:
         )
         if result.modified_count != 1:
             return None
-        return await self.batches.find_one({"_id": batch_id, "owner": token})
+        document = await self.batches.find_one({"_id": batch_id, "owner": token})
+        if document is None:
+            return None
+        return ClaimedBatch(
+            batch_id=document["_id"],
+            notice_id=document["notice_id"],
+            channel=document["channel"],
+            entries=tuple(entry_of(e) for e in document["entries"]),
+        )
 
     async def flush(
-        self, batch_id: str, token: str, entries: Sequence[Entry], counts: Counts, until: datetime
+        self,
+        batch_id: str,
+        token: str,
+        entries: Sequence[Delivery],
+        counts: Counts,
+        until: datetime,
     ) -> bool:
         """Store outcomes so far and renew the lease; False when another worker took over."""
         result = await self.batches.update_one(
             {"_id": batch_id, "owner": token},
-            {"$set": {"entries": list(entries), "counts": counts.as_dict(), "due_at": until}},
+            {
+                "$set": {
+                    "entries": [entry_document(e) for e in entries],
+                    "counts": counts.as_dict(),
+                    "due_at": until,
+                }
+            },
         )
         return result.matched_count == 1
 
@@ -122,14 +186,14 @@ class BatchRepository:
         self,
         batch_id: str,
         token: str,
-        entries: Sequence[Entry],
+        entries: Sequence[Delivery],
         counts: Counts,
         due_at: datetime | None,
     ) -> bool:
         """Store outcomes and give the batch back: due again at its next retry, or closed."""
         update: Document = {
             "$set": {
-                "entries": list(entries),
+                "entries": [entry_document(e) for e in entries],
                 "counts": counts.as_dict(),
                 "open": due_at is not None,
             },
@@ -153,19 +217,19 @@ class BatchRepository:
         ).sort("first_seq", 1)
         return [
             DeliveryRecord(
-                seq=int(entry["seq"]),
-                recipient_id=entry["recipient_id"],
+                seq=entry.seq,
+                recipient_id=entry.recipient_id,
                 channel=batch["channel"],
-                delivery_id=entry["delivery_id"],
-                status=entry["status"],
-                attempts=int(entry.get("attempts", 0)),
-                last_error=entry.get("last_error"),
-                last_attempt_at=entry.get("last_attempt_at"),
-                next_attempt_at=entry.get("next_attempt_at"),
-                delivered_at=entry.get("delivered_at"),
+                delivery_id=entry.delivery_id,
+                status=entry.status,
+                attempts=entry.attempts,
+                last_error=entry.last_error,
+                last_attempt_at=entry.last_attempt_at,
+                next_attempt_at=entry.next_attempt_at,
+                delivered_at=entry.delivered_at,
             )
             async for batch in cursor
-            for entry in batch["entries"]
+            for entry in map(entry_of, batch["entries"])
         ]
 
     async def open_but_settled(self, notice_id: str, limit: int = 100) -> list[str]:
@@ -195,10 +259,11 @@ class BatchRepository:
         )
         return found is not None
 
-    async def tally(self, notice_id: str, batches_total: int) -> AsyncIterator[Document]:
+    async def tally(self, notice_id: str, batches_total: int) -> AsyncIterator[tuple[str, Counts]]:
         """Every batch's channel and counts, fifty batches (primary-key lookups) at a time."""
         for start in range(0, batches_total, 50):
             ids = [batch_id_of(notice_id, k) for k in range(start, min(start + 50, batches_total))]
             cursor = self.batches.find({"_id": {"$in": ids}}, {"channel": 1, "counts": 1})
             async for document in cursor:
-                yield document
+                stored = document.get("counts") or {}
+                yield document["channel"], Counts(**{s: int(n) for s, n in stored.items()})

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gridloop_common.mongo import Collection, Document, DuplicateKeyError
+from gridloop_notify.audience import Audience
 from gridloop_notify.delivery import DELIVERED, FAILED, SKIPPED, Recipient, Segment
 from gridloop_notify.notices import NoticeDraft
 
@@ -67,6 +68,57 @@ class NoticeContent:
     title: str
     text: str
     data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class NoticeProgress:
+    """How far a notice's batches are, for deciding whether it is complete."""
+
+    notice_id: str
+    status: str
+    batches_total: int
+    # Batches that had something to send when cut; None until the expansion has finished.
+    batches_to_close: int | None
+    batches_closed: int
+
+    @property
+    def sending(self) -> bool:
+        return self.status == SENDING
+
+    @property
+    def every_batch_closed(self) -> bool:
+        """Sending, and every batch with something to send given back closed (a count a crash
+        may leave short: the quiet sweep recounts)."""
+        return (
+            self.sending
+            and self.batches_to_close is not None
+            and self.batches_closed >= self.batches_to_close
+        )
+
+
+@dataclass(frozen=True)
+class NoticePlan:
+    """What an expansion cuts into batches, and how far an earlier try of it came."""
+
+    recipients: int
+    segments: tuple[Segment, ...]
+    audience: Audience | None
+    batch_size: int
+    expanded_batches: int
+
+
+_PROGRESS_FIELDS = {"status": 1, "batches_closed": 1, "batches_total": 1, "batches_to_close": 1}
+
+
+def _progress(document: Mapping[str, Any]) -> NoticeProgress:
+    to_close = document.get("batches_to_close")
+    return NoticeProgress(
+        notice_id=document["_id"],
+        status=document["status"],
+        batches_total=int(document.get("batches_total", 0)),
+        batches_to_close=None if to_close is None else int(to_close),
+        batches_closed=int(document.get("batches_closed", 0)),
+    )
 
 
 @dataclass(frozen=True)
@@ -168,8 +220,21 @@ class NoticeRepository:
         document = await self.get(notice_id)
         return None if document is None else _summary(document)
 
-    async def plan(self, notice_id: str) -> Document | None:
-        return await self.notices.find_one({"_id": notice_id})
+    async def progress(self, notice_id: str) -> NoticeProgress | None:
+        found = await self.notices.find_one({"_id": notice_id}, _PROGRESS_FIELDS)
+        return None if found is None else _progress(found)
+
+    async def plan(self, notice_id: str) -> NoticePlan | None:
+        found = await self.notices.find_one({"_id": notice_id})
+        if found is None:
+            return None
+        return NoticePlan(
+            recipients=int(found["recipients"]),
+            segments=tuple(segment_from_document(d) for d in found.get("segments") or []),
+            audience=Audience.from_document(found["audience"]) if found.get("audience") else None,
+            batch_size=int(found["batch_size"]),
+            expanded_batches=int(found.get("expanded_batches", 0)),
+        )
 
     async def content(self, notice_id: str) -> NoticeContent | None:
         found = await self.notices.find_one(
@@ -217,7 +282,7 @@ class NoticeRepository:
         skipped: Mapping[str, int],
         segments: Sequence[Segment],
         now: datetime,
-    ) -> Document | None:
+    ) -> NoticeProgress | None:
         """Every batch is stored: from now on closed batches count towards completion. Entries
         settled at expansion (skipped) are counted here, once; the listed recipients' addresses
         leave the plan, the batches carry them now."""
@@ -242,7 +307,7 @@ class NoticeRepository:
         )
         if result.modified_count != 1:
             return None
-        return await self.get(notice_id)
+        return await self.progress(notice_id)
 
     async def add_counts(
         self, notice_id: str, channel: str, delta: Mapping[str, int], now: datetime
@@ -257,14 +322,11 @@ class NoticeRepository:
                 {"_id": notice_id}, {"$inc": increments, "$set": {"updated_at": now}}
             )
 
-    async def batch_closed(self, notice_id: str, now: datetime) -> Document | None:
+    async def batch_closed(self, notice_id: str, now: datetime) -> NoticeProgress | None:
         await self.notices.update_one(
             {"_id": notice_id}, {"$inc": {"batches_closed": 1}, "$set": {"updated_at": now}}
         )
-        return await self.notices.find_one(
-            {"_id": notice_id},
-            {"status": 1, "batches_closed": 1, "batches_total": 1, "batches_to_close": 1},
-        )
+        return await self.progress(notice_id)
 
     async def complete(
         self,
