@@ -12,6 +12,7 @@ from gridloop_sla_monitor.clocks import ClockPolicy
 from gridloop_sla_monitor.handlers import ClockHandlers
 from gridloop_sla_monitor.leases import LeaseKeeper, Partitioning, new_replica_id
 from gridloop_sla_monitor.scanner import TimerScanner
+from gridloop_sla_monitor.service import ClockService
 from gridloop_sla_monitor.settings import SlaMonitorSettings
 from gridloop_sla_monitor.subscriptions import subscriptions
 
@@ -71,12 +72,14 @@ def build_deps(settings: SlaMonitorSettings, clock: Clock | None = None) -> SlaM
     leases.on_change = scanner.nudge
     runtime.subscriptions = subscriptions(
         ClockHandlers(
-            timers,
-            runtime.clock,
-            policy,
-            partitioning.count,
-            armed=scanner.nudge,
-            watermarks=watermarks,
+            ClockService(
+                timers,
+                runtime.clock,
+                policy,
+                partitioning.count,
+                armed=scanner.nudge,
+                watermarks=watermarks,
+            )
         )
     )
     runtime.background = [leases.run, scanner.run]

@@ -117,7 +117,7 @@ class NewClock:
         return document
 
 
-def _timer(document: Document) -> Timer:
+def timer_of(document: Document) -> Timer:
     verdict = document.get("verdict")
     return Timer(
         timer=document["_id"],
@@ -259,7 +259,7 @@ class TimerRepository:
 
     async def get(self, timer: str) -> Timer | None:
         document = await self.timers.find_one({"_id": timer}, NO_OUTBOX)
-        return None if document is None else _timer(document)
+        return None if document is None else timer_of(document)
 
     async def for_order(self, order_id: str) -> list[Timer]:
         """The order's accept clock and the complete clock of its share, by `_id` only."""
@@ -279,7 +279,7 @@ class TimerRepository:
             },
             NO_OUTBOX,
         ).sort("started_at", 1)
-        return [_timer(document) async for document in cursor]
+        return [timer_of(document) async for document in cursor]
 
     async def open_clocks_of_case(
         self, case_id: str, started_by: datetime, other_than: str = ""
@@ -306,7 +306,7 @@ class TimerRepository:
             .limit(limit)
         )
         # Without the orders and extensions: the scan needs neither.
-        return [_timer(document) async for document in cursor]
+        return [timer_of(document) async for document in cursor]
 
     async def open_clocks(self) -> list[OpenClock]:
         cursor = self.timers.find(
