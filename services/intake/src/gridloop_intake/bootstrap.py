@@ -54,18 +54,19 @@ def build_deps(settings: IntakeSettings, clock: Clock | None = None) -> IntakeDe
         runtime.collection(repository.REPORTS),
         runtime.collection(repository.CONTACTS),
         runtime.collection(repository.ERASURES),
+        relay_now=runtime.relay_now,
     )
     runtime.subscriptions = subscriptions(CaseStatusHandlers(reports))
     runtime.background = [StoredReportUpgrades(runtime.database, runtime.clock).run]
     pseudonym_key = settings.intake_pseudonym_key.get_secret_value().encode()
-    service = ReportService(reports, runtime.relay_now, runtime.clock, pseudonym_key)
+    service = ReportService(reports, runtime.clock, pseudonym_key)
     return IntakeDeps(
         settings=settings,
         runtime=runtime,
         registry=load_registry(),
         reports=reports,
         service=service,
-        eraser=ContactEraser(reports, runtime.relay_now, runtime.clock, pseudonym_key),
+        eraser=ContactEraser(reports, runtime.clock, pseudonym_key),
         reporter_tokens=ReporterTokens(settings.reporter_token_secret),
         rate_limits=RateLimits(
             settings.intake_rate_limit_per_address,

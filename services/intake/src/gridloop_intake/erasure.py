@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from gridloop_common.clock import Clock
 from gridloop_common.contracts import ReporterErased
 from gridloop_common.messaging import envelope
-from gridloop_common.outbox import RelayNow
 from gridloop_intake.contacts import reporter_id_for
 from gridloop_intake.repository import ReportRepository
 from gridloop_intake.submission import Contact
@@ -54,7 +53,6 @@ class Erasure:
 @dataclass
 class ContactEraser:
     reports: ReportRepository
-    relay_now: RelayNow
     clock: Clock
     pseudonym_key: bytes
     source: str = "intake"
@@ -67,6 +65,4 @@ class ContactEraser:
         outgoing = [envelope(event, source=self.source, time=now)]
         await self.reports.record_erasure(erasure_id, reporter_id, outgoing, now)
         erased = await self.reports.erase_contact(reporter_id)
-        # Published at once; the outbox sweep does it if this replica dies first.
-        self.relay_now(self.reports.erasures, erasure_id, outgoing)
         return Erasure(erasure_id, reporter_id, erased)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -18,11 +17,9 @@ from gridloop_common.idempotency import (
     id_for_key,
 )
 from gridloop_common.messaging import envelope
-from gridloop_common.outbox import RelayNow
 from gridloop_intake.contacts import reporter_id_for
 from gridloop_intake.duplicates import duplicate_of, rule_for
-from gridloop_intake.repository import ReportRepository
-from gridloop_intake.repository.candidates import DUPLICATE_KEY, duplicate_key
+from gridloop_intake.repository import NewReport, ReportRepository, StoredReport
 from gridloop_intake.submission import Problem, Submission, SubmissionRejected
 
 log = structlog.stdlib.get_logger("gridloop.intake")
@@ -42,14 +39,14 @@ class Outcome:
     replayed: bool = False
 
     @classmethod
-    def from_document(cls, document: dict[str, Any], replayed: bool) -> Outcome:
+    def of(cls, report: NewReport | StoredReport, replayed: bool) -> Outcome:
         return cls(
-            report_id=document["_id"],
-            status="linked" if document.get("linked_to") else "received",
-            linked_to=document.get("linked_to"),
-            grid_id=document["grid_id"],
-            category_code=document["category_code"],
-            location_precision=document["location_precision"],
+            report_id=report.report_id,
+            status="linked" if report.linked_to else "received",
+            linked_to=report.linked_to,
+            grid_id=report.grid_id,
+            category_code=report.category_code,
+            location_precision=report.location_precision,
             replayed=replayed,
         )
 
@@ -65,7 +62,6 @@ def new_report_id(scope: str, idempotency_key: str | None) -> str:
 @dataclass(frozen=True)
 class ReportService:
     reports: ReportRepository
-    relay_now: RelayNow
     clock: Clock
     pseudonym_key: bytes
 
@@ -91,18 +87,14 @@ class ReportService:
 
         duplicate = await self._duplicate(submission)
         now = self.clock.now()
-        document = _document(submission, report_id, reporter_id, request_fingerprint)
+        report = NewReport(submission, report_id, reporter_id, request_fingerprint)
         message: Message
         if duplicate is None:
             message = _received(submission, report_id, reporter_id)
-            document["status"] = "received"
         else:
             linked_to, reason = duplicate
             message = _linked(submission, report_id, reporter_id, linked_to, reason)
-            document.update(status="linked", linked_to=linked_to, link_reason=reason)
-            # A supporting report shows its original's case from the start; later case events
-            # reach it through the original's supporters (see record_case_status).
-            document.update(await self.reports.add_supporter(linked_to, report_id))
+            report = replace(report, linked_to=linked_to, link_reason=reason)
         outgoing = envelope(
             message,
             source=SOURCE,
@@ -110,31 +102,30 @@ class ReportService:
             event_id=derived_id("report-event", report_id),
             correlation_id=report_id,
         )
-        if not await self.reports.add(document, [outgoing], now):
+        if not await self.reports.add(report, [outgoing], now):
             replayed = await self.replay(report_id, request_fingerprint)
             if replayed is None:  # pragma: no cover - the colliding document vanished
                 raise RuntimeError(f"report {report_id} collided but cannot be read")
             return replayed
-        self.relay_now(self.reports.reports, report_id, [outgoing])
         log.info(
             "report_accepted",
             report_id=report_id,
             channel=submission.channel,
-            status=document["status"],
+            status=report.status,
             grid_id=submission.placement.grid_id,
         )
-        return Outcome.from_document(document, replayed=False)
+        return Outcome.of(report, replayed=False)
 
     async def replay(self, report_id: str, request_fingerprint: str) -> Outcome | None:
-        stored = await self.reports.reports.find_one({"_id": report_id})
+        stored = await self.reports.stored(report_id)
         if stored is None:
             return None
-        if stored.get("request_fingerprint") != request_fingerprint:
+        if stored.request_fingerprint != request_fingerprint:
             # The shared rule, in intake's error shape (Open311 clients get theirs).
             raise SubmissionRejected(
                 Problem(IDEMPOTENCY_HEADER, KEY_REUSED_DETAIL), code=KEY_REUSED
             )
-        return Outcome.from_document(stored, replayed=True)
+        return Outcome.of(stored, replayed=True)
 
     async def _duplicate(self, submission: Submission) -> tuple[str, str] | None:
         placement = submission.placement
@@ -157,37 +148,6 @@ class ReportService:
             candidates=candidates,
         )
         return None if found is None else (found[0].report_id, found[1])
-
-
-def _document(
-    submission: Submission, report_id: str, reporter_id: str, request_fingerprint: str
-) -> dict[str, Any]:
-    placement = submission.placement
-    return {
-        "_id": report_id,
-        "channel": submission.channel,
-        "grid_id": placement.grid_id,
-        "village_id": placement.village_id,
-        "township_id": placement.township_id,
-        "location_precision": placement.precision,
-        "category_code": submission.category_code,
-        DUPLICATE_KEY: duplicate_key(
-            submission.category_code, placement.township_id, submission.received_at
-        ),
-        "description": submission.description,
-        "location": submission.location.model_dump() if submission.location else None,
-        "photo_urls": list(submission.photo_urls),
-        "reported_at": submission.received_at,
-        "reporter_id": reporter_id,
-        "worker_id": submission.worker_id,
-        "chat_group_id": submission.chat_group_id,
-        "external_ref": submission.external_ref,
-        "reply_channel": submission.reply_to.channel if submission.reply_to else None,
-        "address": submission.address,
-        "attributes": dict(submission.attributes),
-        "request_fingerprint": request_fingerprint,
-        "status_rank": 0,
-    }
 
 
 def _received(submission: Submission, report_id: str, reporter_id: str) -> ReportReceived:

@@ -22,7 +22,10 @@ from gridloop_intake.repository.reports import (
     OPEN311_FIELDS,
     REPORTS,
     STATUS_RANK,
+    NewReport,
     ReportRepository,
+    StoredReport,
+    report_document,
 )
 from gridloop_intake.repository.upgrades import UPGRADES, StoredReportUpgrades
 
@@ -41,7 +44,10 @@ __all__ = [
     "UPGRADES",
     "CandidateQuery",
     "DuplicateCandidates",
+    "NewReport",
     "ReportRepository",
+    "StoredReport",
     "StoredReportUpgrades",
     "duplicate_key",
+    "report_document",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, get_args
 
@@ -9,11 +10,11 @@ from gridloop_common.batched_inserts import BatchedInserts
 from gridloop_common.contracts.reports import Channel
 from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, IndexSpec
-from gridloop_common.outbox import outbox_fields
+from gridloop_common.outbox import RelayNow, outbox_fields
 from gridloop_intake.channels.open311 import RequestQuery
 from gridloop_intake.duplicates import OpenReport
-from gridloop_intake.repository.candidates import DUPLICATE_KEY, DuplicateCandidates
-from gridloop_intake.submission import FINISHED, Contact
+from gridloop_intake.repository.candidates import DUPLICATE_KEY, DuplicateCandidates, duplicate_key
+from gridloop_intake.submission import FINISHED, Contact, Submission
 
 REPORTS = "reports"
 CHANNELS: tuple[str, ...] = get_args(Channel)
@@ -82,17 +83,132 @@ HIDDEN = {
 }
 
 
+@dataclass(frozen=True)
+class NewReport:
+    """A submission accepted as a report: its id, its reporter's pseudonym, the request's
+    fingerprint (a key reused with another body is refused) and, for a duplicate, its original."""
+
+    submission: Submission
+    report_id: str
+    reporter_id: str
+    request_fingerprint: str
+    linked_to: str | None = None
+    link_reason: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "linked" if self.linked_to else "received"
+
+    @property
+    def grid_id(self) -> str:
+        return self.submission.placement.grid_id
+
+    @property
+    def category_code(self) -> str:
+        return self.submission.category_code
+
+    @property
+    def location_precision(self) -> str:
+        return self.submission.placement.precision
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """What a retried request is answered from: the report as first accepted."""
+
+    report_id: str
+    linked_to: str | None
+    grid_id: str
+    category_code: str
+    location_precision: str
+    request_fingerprint: str | None
+
+
+def report_document(report: NewReport) -> dict[str, Any]:
+    submission = report.submission
+    placement = submission.placement
+    document: dict[str, Any] = {
+        "_id": report.report_id,
+        "channel": submission.channel,
+        "grid_id": placement.grid_id,
+        "village_id": placement.village_id,
+        "township_id": placement.township_id,
+        "location_precision": placement.precision,
+        "category_code": submission.category_code,
+        DUPLICATE_KEY: duplicate_key(
+            submission.category_code, placement.township_id, submission.received_at
+        ),
+        "description": submission.description,
+        "location": submission.location.model_dump() if submission.location else None,
+        "photo_urls": list(submission.photo_urls),
+        "reported_at": submission.received_at,
+        "reporter_id": report.reporter_id,
+        "worker_id": submission.worker_id,
+        "chat_group_id": submission.chat_group_id,
+        "external_ref": submission.external_ref,
+        "reply_channel": submission.reply_to.channel if submission.reply_to else None,
+        "address": submission.address,
+        "attributes": dict(submission.attributes),
+        "request_fingerprint": report.request_fingerprint,
+        "status_rank": 0,
+        "status": report.status,
+    }
+    if report.linked_to is not None:
+        document.update(linked_to=report.linked_to, link_reason=report.link_reason)
+    return document
+
+
 class ReportRepository:
-    def __init__(self, reports: Collection, contacts: Collection, erasures: Collection) -> None:
+    def __init__(
+        self,
+        reports: Collection,
+        contacts: Collection,
+        erasures: Collection,
+        relay_now: RelayNow | None = None,
+    ) -> None:
         self.reports = reports
         self.contacts = contacts
         self.erasures = erasures
+        # Hands stored events to the publisher at once; without it the outbox sweep sends them.
+        self._relay_now = relay_now
         self._inserts = BatchedInserts(reports)
         self._candidates = DuplicateCandidates(reports)
 
-    async def add(self, document: dict[str, Any], events: list[Outgoing], now: datetime) -> bool:
-        """Store a new report with its events; False if its id exists (a retried request)."""
-        return await self._inserts.insert({**document, **outbox_fields(events, now)})
+    async def add(self, report: NewReport, events: list[Outgoing], now: datetime) -> bool:
+        """Store a new report with its events, then publish them; False if its id exists (a
+        retried request). A duplicate is listed on its original first and starts with the
+        original's case fields (see add_supporter)."""
+        document = report_document(report)
+        if report.linked_to is not None:
+            document.update(await self.add_supporter(report.linked_to, report.report_id))
+        if not await self._inserts.insert({**document, **outbox_fields(events, now)}):
+            return False
+        self._relay(self.reports, report.report_id, events)
+        return True
+
+    async def stored(self, report_id: str) -> StoredReport | None:
+        found = await self.reports.find_one(
+            {"_id": report_id},
+            dict.fromkeys(
+                ("linked_to", "grid_id", "category_code", "location_precision",
+                 "request_fingerprint"),
+                1,
+            ),
+        )  # fmt: skip
+        if found is None:
+            return None
+        return StoredReport(
+            report_id=found["_id"],
+            linked_to=found.get("linked_to"),
+            grid_id=found["grid_id"],
+            category_code=found["category_code"],
+            location_precision=found["location_precision"],
+            request_fingerprint=found.get("request_fingerprint"),
+        )
+
+    def _relay(self, collection: Collection, document_id: str, events: list[Outgoing]) -> None:
+        if self._relay_now is not None:
+            self._relay_now(collection, document_id, events)
 
     async def remember_contact(self, reporter_id: str, contact: Contact, now: datetime) -> None:
         fields = {k: v for k, v in vars(contact).items() if v}
@@ -105,9 +221,12 @@ class ReportRepository:
     async def record_erasure(
         self, erasure_id: str, reporter_id: str, events: list[Outgoing], now: datetime
     ) -> None:
+        """Store the erasure with its event (published at once; by the outbox sweep if this
+        replica dies first)."""
         await self.erasures.insert_one(
             {"_id": erasure_id, "reporter_id": reporter_id, "at": now, **outbox_fields(events, now)}
         )
+        self._relay(self.erasures, erasure_id, events)
 
     async def erase_contact(self, reporter_id: str) -> bool:
         """Delete the reporter's contact; False if there was none."""
