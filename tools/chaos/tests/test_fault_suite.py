@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,12 @@ async def test_every_fault_once_loses_nothing_and_repeats_no_effect(tmp_path: Pa
     logging.getLogger("aio_pika").setLevel(logging.CRITICAL)
     logging.getLogger("aiormq").setLevel(logging.CRITICAL)
     lines: list[str] = []
+    began = time.monotonic()
+
+    def say(line: str) -> None:
+        # Timed, so a slow run in CI shows which strike or the settle took the time.
+        lines.append(f"{time.monotonic() - began:6.1f} s  {line}")
+
     result = await run(
         ChaosOptions(
             reports=REPORTS,
@@ -42,13 +49,14 @@ async def test_every_fault_once_loses_nothing_and_repeats_no_effect(tmp_path: Pa
             settle_timeout=300.0,
             work_dir=tmp_path,
         ),
-        lines.append,
+        say,
     )
     console = Console(width=160, record=True)
     console.print(render(result))
     console.print(checked(result))
     report = console.export_text()
     print(report)  # the table in the test log, as `make chaos` prints it
+    print("\n".join(lines))
     problems = [
         f"{f.kind} {f.check}: {f.detail}"
         for f in result.audit.findings
