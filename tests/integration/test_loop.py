@@ -111,6 +111,8 @@ async def test_report_is_dispatched_accepted_timed_counted_and_notified(
                 f"{system.url('scoring')}/v1/entities/department/city-mgmt",
                 params={"period": month},
             )
+            if response.status_code == 404:  # no figures yet: the marks wait for their tick
+                return None
             metrics: dict[str, Any] = response.json()["metrics"]
             accepted = metrics["acceptance_rate"]
             done = metrics["dispatched"]["value"] == 2 and accepted["numerator"] == 1

@@ -86,6 +86,7 @@ def build_deps(settings: ScoringSettings, clock: Clock | None = None) -> Scoring
         runtime.clock,
         interval_seconds=settings.recompute_interval_seconds,
         delay=timedelta(seconds=settings.recompute_delay_seconds),
+        gather=timedelta(seconds=settings.recompute_gather_seconds),
         level_sizes=city_level_sizes(),
     )
     closer = PeriodCloser(

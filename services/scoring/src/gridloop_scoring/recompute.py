@@ -10,7 +10,8 @@ Three steps, each safe to repeat:
 1. A delivery stores its fact, then an `unmarked` note of it (even when the fact was stored
    before: that delivery may have died between the two).
 2. This loop takes many notes at once, reads their orders' facts in one query, writes the marks
-   (deduplicated, due after a short delay so a burst gathers) and deletes the notes.
+   (deduplicated, due after a short delay so a burst gathers; an area's or a department's at the
+   next tick of a longer one, see `due_at`) and deletes the notes.
 3. It claims due marks with a lease and recomputes them: a mark names an entity and the months
    to recompute; the quarters and years those months fall in are merged from the months once
    they are written, by the replica holding the entity's mark (so two replicas never merge one
@@ -21,9 +22,10 @@ Three steps, each safe to repeat:
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -37,6 +39,7 @@ from gridloop_scoring.orders import OrderRecord, fold_orders
 from gridloop_scoring.repository import (
     DirtyMark,
     DirtyQueue,
+    DueAt,
     FactStore,
     FigureStore,
     PeriodStore,
@@ -88,6 +91,36 @@ def read_whole_month(entities: Iterable[str], level_sizes: Mapping[Level, int]) 
     return share >= 1
 
 
+# A mark whose recompute reads at least this share of its month (one entity of a level of at most
+# 500: villages, townships, departments) waits for the gathering tick; grids and people do not.
+GATHERED_SHARE = 1 / 500
+
+
+def due_at(
+    entity: str,
+    now: datetime,
+    delay: timedelta,
+    gather: timedelta,
+    level_sizes: Mapping[Level, int],
+) -> datetime:
+    """When a mark of `entity` made (or released) at `now` is recomputed.
+
+    A grid's or a person's recompute reads a sliver of the month: it waits `delay`, so a burst
+    gathers. A village, township or department reads a share of it (a township about 1/19), and
+    facts about it keep trickling in while a city works: recomputed `delay` after each, the
+    month would be read over and over (the 10,000-report fault run of 2026-12-07 kept the
+    stand-in at a full core so). Those marks wait for the next tick of `gather`, counted from
+    the epoch so that every replica's marks fall due together: a batch then covers whole levels
+    and reads the month once (`read_whole_month`), at most once per tick however fast facts
+    come, and a figure is never more than `gather` behind (plus the recompute)."""
+    earliest = now + delay
+    size = level_sizes.get(split_entity_key(entity)[0])
+    if not gather or not size or 1 / size < GATHERED_SHARE:
+        return earliest
+    step = gather.total_seconds()
+    return datetime.fromtimestamp(math.ceil(earliest.timestamp() / step) * step, UTC)
+
+
 def order_ids_of(notes: Iterable[FactSummary]) -> set[str]:
     return {n.order_id for n in notes if n.order_id and n.kind in ORDER_KINDS}
 
@@ -102,6 +135,8 @@ class Recomputer:
     interval_seconds: float = 0.5
     # How long a mark waits before it is recomputed: a burst of facts is recomputed once.
     delay: timedelta = timedelta(seconds=1)
+    # The tick an area's or a department's marks wait for (see `due_at`); zero: `delay` only.
+    gather: timedelta = timedelta(0)
     # Entities per level in the city (bootstrap: registry and catalogue), for read_whole_month;
     # none given, every entity is recomputed on its own.
     level_sizes: Mapping[Level, int] = field(default_factory=dict)
@@ -131,7 +166,7 @@ class Recomputer:
         if not notes:
             return 0
         order_facts = await self.facts.of_orders(order_ids_of(notes))
-        await self.dirty.mark(marks_from(notes, order_facts), self.clock.now() + self.delay)
+        await self.dirty.mark(marks_from(notes, order_facts), self.due_from_now())
         await self.facts.forget_unmarked([n.event_id for n in notes])
         return len(notes)
 
@@ -161,11 +196,17 @@ class Recomputer:
                 await self.periods.seen(period)
         except Exception:
             await cancel_and_wait([renewing])
-            await self.dirty.release_all(held)
+            await self.dirty.release_all(held, self.due_from_now())
             raise
         await cancel_and_wait([renewing])
-        await self.dirty.settle_all(held)
+        await self.dirty.settle_all(held, self.due_from_now())
         return len(held)
+
+    def due_from_now(self) -> DueAt:
+        """When a mark made now is due, by entity (a new mark, or one marked again while it was
+        recomputed): one `now` for a whole batch, so its marks share a few due times."""
+        now = self.clock.now()
+        return lambda entity: due_at(entity, now, self.delay, self.gather, self.level_sizes)
 
     async def _keep_leased(self, held: Sequence[DirtyMark]) -> None:
         while True:

@@ -16,9 +16,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pymongo import DeleteOne, ReplaceOne, UpdateOne
@@ -53,8 +53,8 @@ INDEXES = [
     IndexSpec(FIGURES, [("level", 1), ("period", 1)]),
     IndexSpec(PERIODS, [("closed", 1), ("closes_at", 1)]),
 ]
-# A released mark (recomputed while a new fact marked it again) is due at once.
-DUE_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+# When a mark of an entity is due (recompute.py's policy: a burst gathers before its recompute).
+DueAt = Callable[[str], datetime]
 
 
 def figure_id(entity: str, period: str) -> str:
@@ -232,10 +232,10 @@ class DirtyQueue:
     def __init__(self, dirty: Collection) -> None:
         self.dirty = dirty
 
-    async def mark(self, marks: Iterable[tuple[str, Period]], due: datetime) -> None:
-        """Mark entities' months for recomputation, not before `due`: the marks of a burst of
-        facts gather on one document each and are recomputed once. Marking again keeps the
-        first due time."""
+    async def mark(self, marks: Iterable[tuple[str, Period]], due_at: DueAt) -> None:
+        """Mark entities' months for recomputation, each not before `due_at(entity)`: the marks
+        of a burst of facts gather on one document each and are recomputed once. Marking again
+        keeps the first due time."""
         months: dict[str, set[str]] = {}
         for entity, period in marks:
             if period.granularity != "month":
@@ -247,7 +247,7 @@ class DirtyQueue:
                 {
                     "$inc": {"version": 1},
                     "$addToSet": {"months": {"$each": sorted(keys)}},
-                    "$setOnInsert": {"entity": entity, "lease_until": due},
+                    "$setOnInsert": {"entity": entity, "lease_until": due_at(entity)},
                 },
                 upsert=True,
             )
@@ -279,24 +279,31 @@ class DirtyQueue:
             async for doc in self.dirty.find({"_id": {"$in": chunk}, "lease_token": token})
         ]
 
-    async def settle_all(self, marks: Sequence[DirtyMark]) -> None:
+    async def settle_all(self, marks: Sequence[DirtyMark], due_at: DueAt) -> None:
         """Done: drop the marks, except those marked again meanwhile, which are released for
-        another pass (their version moved; their months are all recomputed again then)."""
+        another pass at `due_at(entity)` (their version moved; their months are all recomputed
+        again then). Due at once, an area marked while facts trickle in would be recomputed
+        back to back (the 10,000-report fault run of 2026-12-07)."""
         if not marks:
             return
         await self.dirty.bulk_write(
             [DeleteOne({"_id": m.mark_id, "version": m.version}) for m in marks], ordered=False
         )
-        await self.release_all(marks)
+        await self.release_all(marks, due_at)
 
     async def renew_all(self, marks: Sequence[DirtyMark], until: datetime) -> None:
         """Keep holding marks still being recomputed (only while this replica's token holds)."""
         await self._update_held(marks, {"$set": {"lease_until": until}})
 
-    async def release_all(self, marks: Sequence[DirtyMark]) -> None:
-        await self._update_held(
-            marks, {"$set": {"lease_until": DUE_AT_ONCE}, "$unset": {"lease_token": ""}}
-        )
+    async def release_all(self, marks: Sequence[DirtyMark], due_at: DueAt) -> None:
+        """Give up held marks, each due again at `due_at(entity)` (one write per due time)."""
+        by_due: dict[datetime, list[DirtyMark]] = {}
+        for mark in marks:
+            by_due.setdefault(due_at(mark.entity), []).append(mark)
+        for due, group in sorted(by_due.items()):
+            await self._update_held(
+                group, {"$set": {"lease_until": due}, "$unset": {"lease_token": ""}}
+            )
 
     async def _update_held(self, marks: Sequence[DirtyMark], update: Document) -> None:
         """Update the marks that still carry the lease token this replica claimed them with."""

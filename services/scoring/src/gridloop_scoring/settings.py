@@ -44,6 +44,10 @@ class ScoringSettings(ServiceSettings):
     # A marked figure waits this long before it is recomputed, so a burst of facts about one
     # entity and month is recomputed once rather than once per fact.
     recompute_delay_seconds: float = Field(default=1.0, ge=0)
+    # A village's, township's or department's marks wait for the next tick of this many seconds
+    # (every replica's together), so their months are read at most once a tick while facts
+    # trickle in; 0: they wait recompute_delay_seconds like the others (recompute.due_at).
+    recompute_gather_seconds: float = Field(default=30.0, ge=0)
     excellent_cases: int = Field(default=10, ge=0, le=1000)
     top_performers: int = Field(default=3, ge=0, le=1000)
 

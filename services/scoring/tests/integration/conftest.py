@@ -68,6 +68,8 @@ def scoring_settings(isolated: Isolated, **overrides: Any) -> ScoringSettings:
         "mongodb_database": isolated.database("scoring"),
         "recompute_interval_seconds": 0.05,
         "recompute_delay_seconds": 0.05,
+        # Areas' and departments' marks wait for ticks of a fifth of a second (recompute.due_at).
+        "recompute_gather_seconds": 0.2,
         "outbox_grace_seconds": 0.5,
         "outbox_sweep_interval_seconds": 0.2,
         **overrides,
