@@ -11,6 +11,7 @@ from gridloop_common.catalogue import CATEGORIES
 from gridloop_common.contracts import UNLOCATED
 from gridloop_common.registry import load_registry
 from gridloop_intake.channels import open311
+from gridloop_intake.repository import service_request_of
 from gridloop_intake.submission import SubmissionRejected
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -218,21 +219,24 @@ def test_bad_request_queries_name_the_parameter(params: dict[str, str], field: s
     assert [p.field for p in raised.value.problems] == [field]
 
 
-def stored(**fields: Any) -> dict[str, Any]:
-    return {
-        "_id": "R-1",
-        "status": "received",
-        "channel": "open311",
-        "category_code": "street-light",
-        "description": "路灯不亮，联系 13812345678",
-        "reported_at": NOW,
-        "grid_id": GRID.id,
-        "village_id": GRID.village_id,
-        "township_id": GRID.township_id,
-        "location": {"lat": INSIDE.y, "lon": INSIDE.x},
-        "photo_urls": [],
-        **fields,
-    }
+def stored(**fields: Any) -> open311.ServiceRequest:
+    """A stored report's document as the repository reads it for Open311."""
+    return service_request_of(
+        {
+            "_id": "R-1",
+            "status": "received",
+            "channel": "open311",
+            "category_code": "street-light",
+            "description": "路灯不亮，联系 13812345678",
+            "reported_at": NOW,
+            "grid_id": GRID.id,
+            "village_id": GRID.village_id,
+            "township_id": GRID.township_id,
+            "location": {"lat": INSIDE.y, "lon": INSIDE.x},
+            "photo_urls": [],
+            **fields,
+        }
+    )
 
 
 def test_a_stored_report_renders_as_a_service_request() -> None:

@@ -12,7 +12,6 @@ from gridloop_common.idempotency import REPLAYED_HEADER, IdempotencyKey
 from gridloop_intake.api import Deps, accept, client_address
 from gridloop_intake.channels import open311
 from gridloop_intake.errors import open311_error, open311_errors
-from gridloop_intake.repository import OPEN311_FIELDS
 from gridloop_intake.submission import Problem, SubmissionRejected
 
 PREFIX = "/open311/v2"
@@ -204,8 +203,8 @@ async def list_requests(
         status=status,
         now=deps.clock.now(),
     )
-    documents = await deps.reports.service_requests(query, open311.MAX_REQUESTS)
-    return JSONResponse([open311.render_request(d, deps.registry) for d in documents])
+    requests = await deps.reports.service_requests(query, open311.MAX_REQUESTS)
+    return JSONResponse([open311.render_request(r, deps.registry) for r in requests])
 
 
 @router.get(
@@ -216,12 +215,12 @@ async def list_requests(
 async def get_request(
     service_request_id: RequestId, deps: Deps, jurisdiction_id: Jurisdiction = None
 ) -> JSONResponse:
-    document = await deps.reports.get(service_request_id, OPEN311_FIELDS)
-    if document is None:
+    found = await deps.reports.service_request(service_request_id)
+    if found is None:
         return open311_error(
             404, f"no service request {service_request_id!r}", "service_request_id"
         )
-    return JSONResponse([open311.render_request(document, deps.registry)])
+    return JSONResponse([open311.render_request(found, deps.registry)])
 
 
 @router.get(
@@ -232,7 +231,6 @@ async def get_request(
 async def get_token(
     token: RequestId, deps: Deps, jurisdiction_id: Jurisdiction = None
 ) -> JSONResponse:
-    document = await deps.reports.get(token, {"_id": 1})
-    if document is None:
+    if not await deps.reports.exists(token):
         return open311_error(404, f"no token {token!r}", "token")
-    return JSONResponse([{"service_request_id": document["_id"], "token": token}])
+    return JSONResponse([{"service_request_id": token, "token": token}])

@@ -19,13 +19,13 @@ from gridloop_intake.repository.reports import (
     ERASURES,
     HIDDEN,
     INDEXES,
-    OPEN311_FIELDS,
     REPORTS,
     STATUS_RANK,
     NewReport,
     ReportRepository,
     StoredReport,
     report_document,
+    service_request_of,
 )
 from gridloop_intake.repository.upgrades import UPGRADES, StoredReportUpgrades
 
@@ -38,7 +38,6 @@ __all__ = [
     "ERASURES",
     "HIDDEN",
     "INDEXES",
-    "OPEN311_FIELDS",
     "REPORTS",
     "STATUS_RANK",
     "UPGRADES",
@@ -50,4 +49,5 @@ __all__ = [
     "StoredReportUpgrades",
     "duplicate_key",
     "report_document",
+    "service_request_of",
 ]

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any, get_args
 
 from gridloop_common.batched_inserts import BatchedInserts
+from gridloop_common.catalogue import UNCLASSIFIED
 from gridloop_common.contracts.reports import Channel
 from gridloop_common.messaging import Outgoing
 from gridloop_common.mongo import Collection, IndexSpec
 from gridloop_common.outbox import RelayNow, outbox_fields
-from gridloop_intake.channels.open311 import RequestQuery
+from gridloop_intake.channels.open311 import RequestQuery, ServiceRequest
 from gridloop_intake.duplicates import OpenReport
 from gridloop_intake.repository.candidates import DUPLICATE_KEY, DuplicateCandidates, duplicate_key
 from gridloop_intake.submission import FINISHED, Contact, Submission
@@ -65,6 +66,36 @@ OPEN311_FIELDS = dict.fromkeys(
     ),
     1,
 )
+
+
+def service_request_of(document: dict[str, Any]) -> ServiceRequest:
+    """A stored report (read with OPEN311_FIELDS) as Open311 shows it."""
+    status = str(document.get("status", "received"))
+    if status == "linked":
+        status = str(document.get("case_status", "received"))
+    location = document.get("location") or {}
+    return ServiceRequest(
+        report_id=document["_id"],
+        case_status=status,
+        linked_to=document.get("linked_to"),
+        channel=str(document.get("channel", "")),
+        category_code=str(document.get("category_code", UNCLASSIFIED)),
+        description=document.get("description"),
+        department=document.get("department"),
+        status_note=document.get("status_note"),
+        reported_at=document.get("reported_at"),
+        updated_at=document.get("updated_at"),
+        expected_by=document.get("expected_by"),
+        address=document.get("address"),
+        grid_id=document.get("grid_id"),
+        village_id=document.get("village_id"),
+        township_id=document.get("township_id"),
+        lat=location.get("lat"),
+        lon=location.get("lon"),
+        photo_urls=tuple(document.get("photo_urls") or ()),
+    )
+
+
 # The case fields a report shows; a supporting (linked) report mirrors its original's.
 CASE_FIELDS = ("case_id", "department", "expected_by", "updated_at", "status_note")
 # What the API never shows: bookkeeping and the outbox.
@@ -238,8 +269,18 @@ class ReportRepository:
     ) -> dict[str, Any] | None:
         return await self.reports.find_one({"_id": report_id}, projection or HIDDEN)
 
-    async def service_requests(self, query: RequestQuery, limit: int) -> list[dict[str, Any]]:
+    async def service_request(self, report_id: str) -> ServiceRequest | None:
+        document = await self.reports.find_one({"_id": report_id}, OPEN311_FIELDS)
+        return None if document is None else service_request_of(document)
+
+    async def exists(self, report_id: str) -> bool:
+        return await self.reports.find_one({"_id": report_id}, {"_id": 1}) is not None
+
+    async def service_requests(self, query: RequestQuery, limit: int) -> list[ServiceRequest]:
         """Reports for Open311's GET requests.json, newest first."""
+        return [service_request_of(d) for d in await self._service_requests(query, limit)]
+
+    async def _service_requests(self, query: RequestQuery, limit: int) -> list[dict[str, Any]]:
         if query.ids is not None:
             return await self.find({"_id": {"$in": list(query.ids)}}, limit, OPEN311_FIELDS)
         selector: dict[str, Any] = {

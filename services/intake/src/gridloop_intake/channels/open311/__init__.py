@@ -9,7 +9,7 @@ from gridloop_intake.channels.open311.query import (
     RequestQuery,
     request_query,
 )
-from gridloop_intake.channels.open311.render import STATUS_NOTES, case_status, render_request
+from gridloop_intake.channels.open311.render import STATUS_NOTES, ServiceRequest, render_request
 from gridloop_intake.channels.open311.services import (
     CHANGESET,
     FLOOR,
@@ -44,8 +44,8 @@ __all__ = [
     "Attribute",
     "Datatype",
     "RequestQuery",
+    "ServiceRequest",
     "attributes_of",
-    "case_status",
     "discovery",
     "linked_notice",
     "render_request",
