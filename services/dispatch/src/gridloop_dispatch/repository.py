@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gridloop_common.batched_inserts import BatchedInserts
 from gridloop_common.messaging import Outgoing
-from gridloop_common.mongo import Collection, DuplicateKeyError, IndexSpec
+from gridloop_common.mongo import Collection, IndexSpec
 from gridloop_common.outbox import RelayNow, outbox_fields, with_outbox
 from gridloop_dispatch.lifecycle import Change
 from gridloop_dispatch.model import Case, case_document, case_from_document
@@ -91,6 +92,8 @@ class CaseRepository:
     def __init__(self, cases: Collection, relay_now: RelayNow | None = None) -> None:
         self.cases = cases
         self._relay_now = relay_now
+        # Concurrent deliveries (prefetch runs many at once) share insert commands.
+        self._inserts = BatchedInserts(cases)
 
     def relay(self, case_id: str, events: Sequence[Outgoing]) -> None:
         """Hand the events just stored in the case's outbox to the relay (published at once by
@@ -107,11 +110,7 @@ class CaseRepository:
             "refused": [],
             **outbox_fields(events, now),
         }
-        try:
-            await self.cases.insert_one(document)
-        except DuplicateKeyError:
-            return False
-        return True
+        return await self._inserts.insert(document)
 
     async def load(self, case_id: str) -> StoredCase | None:
         document = await self.cases.find_one({"_id": case_id}, {"outbox": 0, "history": 0})
