@@ -10,6 +10,7 @@ import pytest
 from gridloop_notify.delivery import (
     DELIVERED,
     FAILED,
+    LANES,
     PENDING,
     RECORD_ONLY,
     SKIPPED,
@@ -76,6 +77,16 @@ def test_batches_are_cut_per_segment_with_dense_seqs_and_the_same_ids_every_time
     ]
     assert first[0].batch_id == "N-1.000000"
     assert len({b.lane for b in first}) == 5
+    # Fixed values: every replica must put a batch in the same lane.
+    assert [b.lane for b in first] == [13, 14, 15, 0, 1]
+
+
+def test_one_batch_notices_spread_over_the_lanes() -> None:
+    lanes = {
+        next(cut_batches(f"N-{n}", [("sms", [Recipient(f"P-{n}", "13800000000")])], 100)).lane
+        for n in range(200)
+    }
+    assert lanes == set(range(LANES))
 
 
 def test_a_new_entry_is_pending_with_its_address_and_a_skipped_one_has_none() -> None:

@@ -9,7 +9,15 @@ from typing import Any, cast
 
 from gridloop_common.clock import ManualClock
 from gridloop_notify.channels import Outbound
-from gridloop_notify.delivery import DELIVERED, Counts, Delivery, Outcome, Recipient, RetryPolicy
+from gridloop_notify.delivery import (
+    DELIVERED,
+    LANES,
+    Counts,
+    Delivery,
+    Outcome,
+    Recipient,
+    RetryPolicy,
+)
 from gridloop_notify.delivery import new_entry as make_entry
 from gridloop_notify.ratelimit import ChannelGate
 from gridloop_notify.repository import SENDING, ClaimedBatch, NoticeContent, NoticeProgress
@@ -31,6 +39,9 @@ class LossyFlushBatches:
 
     async def due(self, lane: int, now: datetime, limit: int) -> list[str]:
         return [BATCH] if self.released is None else []
+
+    async def due_in_any_lane(self, now: datetime, limit: int) -> list[str]:
+        return await self.due(0, now, limit)
 
     async def claim(
         self, batch_id: str, token: str, now: datetime, until: datetime
@@ -80,13 +91,21 @@ class Notices:
     ) -> None:
         return None
 
-    async def batch_closed(self, notice_id: str, now: datetime) -> NoticeProgress:
+    async def batch_closed(
+        self,
+        notice_id: str,
+        now: datetime,
+        channel: str = "",
+        delta: Mapping[str, int] | None = None,
+    ) -> NoticeProgress:
         self.closed += 1
         return NoticeProgress(notice_id, SENDING, 1, 1, self.closed)
 
 
 class Completions:
-    async def check(self, notice: NoticeProgress | None) -> bool:
+    async def check(
+        self, notice: NoticeProgress | None, closed_batch: tuple[str, Counts] | None = None
+    ) -> bool:
         return False
 
 
@@ -141,14 +160,23 @@ async def test_a_sent_batch_is_given_back_even_when_its_flusher_misses_the_cance
 
 
 class DueEverywhere:
-    """Every lane has the same two due batches until they are claimed."""
+    """Every lane has the same due batches (two unless told) until they are claimed."""
 
-    def __init__(self) -> None:
-        self.finds = 0
+    def __init__(self, per_lane: int = 2) -> None:
+        self.per_lane = per_lane
+        self.finds = 0  # over all lanes at once
+        self.lane_finds = 0
+
+    def _of_lane(self, lane: int) -> list[str]:
+        return [f"B-{lane}-{letter}" for letter in "abcdefgh"[: self.per_lane]]
+
+    async def due_in_any_lane(self, now: datetime, limit: int) -> list[str]:
+        self.finds += 1
+        return [batch for lane in range(LANES) for batch in self._of_lane(lane)][:limit]
 
     async def due(self, lane: int, now: datetime, limit: int) -> list[str]:
-        self.finds += 1
-        return [f"B-{lane}-a", f"B-{lane}-b"][:limit]
+        self.lane_finds += 1
+        return self._of_lane(lane)[:limit]
 
 
 async def test_the_scanner_waits_while_every_worker_is_busy() -> None:
@@ -158,10 +186,31 @@ async def test_the_scanner_waits_while_every_worker_is_busy() -> None:
     )
     sweeping = asyncio.create_task(feed.sweep())
     await asyncio.sleep(0.05)
-    # Three ids fill the queue (one per worker); the scanner asks no further lane meanwhile.
-    assert not sweeping.done() and batches.finds == 2
+    # Three ids fill the queue (one per worker); the scanner asks nothing more meanwhile.
+    assert not sweeping.done() and (batches.finds, batches.lane_finds) == (1, 0)
     assert [await feed.next() for _ in range(3)] == ["B-0-a", "B-0-b", "B-1-a"]
     sweeping.cancel()
+
+
+async def test_a_sweep_with_few_due_batches_is_one_find_and_with_many_goes_lane_by_lane() -> None:
+    few = DueEverywhere(per_lane=2)
+    feed = DueBatches(
+        cast(Any, few), ManualClock(), Wakeup(), poll_seconds=1, capacity=256, first_lane=0
+    )
+    assert await feed.sweep() == 32
+    assert (few.finds, few.lane_finds) == (1, 0)
+
+    # 80 due: more than one find takes, so each lane gets its turn, four batches at a time,
+    # and a lane flooded by a broadcast does not hold up a reporter's batch in the next one.
+    many = DueEverywhere(per_lane=5)
+    feed = DueBatches(
+        cast(Any, many), ManualClock(), Wakeup(), poll_seconds=1, capacity=256, first_lane=0
+    )
+    assert await feed.sweep() == LANES * 4
+    assert (many.finds, many.lane_finds) == (1, LANES)
+    assert [await feed.next() for _ in range(5)] == [
+        "B-0-a", "B-0-b", "B-0-c", "B-0-d", "B-1-a"
+    ]  # fmt: skip
 
 
 async def test_a_due_batch_is_queued_once_however_often_it_is_found() -> None:

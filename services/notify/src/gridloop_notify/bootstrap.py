@@ -144,6 +144,7 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
     lease = timedelta(seconds=settings.notify_lease_seconds)
     wakeup = Wakeup()
     completion = Completion(notices, batches, clock)
+    contents = NoticeContents(notices)
     expander = Expander(
         notices,
         batches,
@@ -152,6 +153,7 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
         clock,
         wakeup,
         lease,
+        contents=contents,
         fault_point=settings.gridloop_fault_point,
     )
     policy = RetryPolicy(
@@ -159,7 +161,6 @@ def build_deps(settings: NotifySettings, clock: Clock | None = None) -> NotifyDe
         base_seconds=settings.notify_retry_base_seconds,
         max_seconds=settings.notify_retry_max_seconds,
     )
-    contents = NoticeContents(notices)
     sends = Counter(
         "gridloop_notify_sends_total",
         "Sends to a channel by outcome: delivered, retry (will be tried again), failed",

@@ -22,13 +22,17 @@ from gridloop_notify.audience import (
     household_recipients,
 )
 from gridloop_notify.delivery import BatchDraft, Recipient, Segment, count, cut_batches
+from gridloop_notify.notices import NoticeDraft
 from gridloop_notify.repository import (
     SENDING,
     BatchRepository,
+    ExpansionLease,
+    NoticeContent,
+    NoticePlan,
     NoticeProgress,
     NoticeRepository,
 )
-from gridloop_notify.worker import Completion, LeaseLost, Wakeup
+from gridloop_notify.worker import Completion, LeaseLost, NoticeContents, Wakeup
 
 log = structlog.stdlib.get_logger("gridloop.notify.expansion")
 
@@ -51,6 +55,8 @@ class Expander:
     clock: Clock
     wakeup: Wakeup
     lease: timedelta
+    # The replica's workers' cache of what notices say; a notice expanded here is put in it.
+    contents: NoticeContents | None = None
     # Test-only: GRIDLOOP_FAULT_POINT=notify.expansion_chunk_stored dies after the first chunk.
     fault_point: str = ""
     _tasks: set[asyncio.Task[bool]] = field(default_factory=set)
@@ -70,14 +76,32 @@ class Expander:
     async def stop(self) -> None:
         await cancel_and_wait(list(self._tasks))
 
+    def new_lease(self) -> ExpansionLease:
+        """A lease to store a notice with (`NoticeRepository.insert`), then `expand_new` it."""
+        return ExpansionLease(uuid.uuid4().hex, self.clock.now() + self.lease)
+
+    async def expand_new(self, draft: NoticeDraft, lease: ExpansionLease, batch_size: int) -> bool:
+        """Expand a notice just stored under `lease`, from the draft in hand: no claim, no
+        read of the plan, and this replica's workers know what it says without reading it.
+        Three of the commands a reporter notice cost (bench/notify/reporters.py)."""
+        if self.contents is not None:
+            self.contents.remember(
+                draft.notice_id, NoticeContent(draft.kind, draft.title, draft.text, draft.data)
+            )
+        plan = NoticePlan.of_draft(draft, batch_size)
+        return await self._expand_leased(draft.notice_id, lease.token, plan)
+
     async def expand(self, notice_id: str) -> bool:
         """Store every batch of the notice; False if another worker holds or finished it."""
         token = uuid.uuid4().hex
         now = self.clock.now()
         if not await self.notices.claim_expansion(notice_id, token, now, now + self.lease):
             return False
+        return await self._expand_leased(notice_id, token, None)
+
+    async def _expand_leased(self, notice_id: str, token: str, plan: NoticePlan | None) -> bool:
         try:
-            finished = await self._expand_claimed(notice_id, token)
+            finished = await self._expand_claimed(notice_id, token, plan)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.notices.release_expansion(notice_id, token))
@@ -85,12 +109,15 @@ class Expander:
         except LeaseLost:
             log.warning("notice_expansion_lease_lost", notice_id=notice_id)
             return False
-        self.wakeup.poke()
+        # No wakeup here: each stored chunk woke the workers already (`_store`).
         await self.completion.check(finished)
         return finished is not None
 
-    async def _expand_claimed(self, notice_id: str, token: str) -> NoticeProgress | None:
-        plan = await self.notices.plan(notice_id)
+    async def _expand_claimed(
+        self, notice_id: str, token: str, plan: NoticePlan | None
+    ) -> NoticeProgress | None:
+        if plan is None:
+            plan = await self.notices.plan(notice_id)
         if plan is None:
             return None
         drafts = cut_batches(
@@ -115,9 +142,10 @@ class Expander:
             chunk.append(draft)
             in_chunk += len(draft.entries)
             if in_chunk >= INSERT_RECIPIENTS:
-                await self._store(notice_id, token, chunk)
+                await self._store(notice_id, token, chunk, checkpoint=True)
                 chunk, in_chunk = [], 0
-        await self._store(notice_id, token, chunk)
+        # The last chunk needs no checkpoint: finishing the expansion records it.
+        await self._store(notice_id, token, chunk, checkpoint=False)
         finished = await self.notices.finish_expansion(
             notice_id,
             token,
@@ -132,12 +160,14 @@ class Expander:
         log.info("notice_expanded", notice_id=notice_id, batches=total, recipients=plan.recipients)
         return finished
 
-    async def _store(self, notice_id: str, token: str, chunk: list[BatchDraft]) -> None:
+    async def _store(
+        self, notice_id: str, token: str, chunk: list[BatchDraft], *, checkpoint: bool
+    ) -> None:
         if not chunk:
             return
         now = self.clock.now()
         await self.batches.insert(chunk, now)
-        if not await self.notices.record_expanded(
+        if checkpoint and not await self.notices.record_expanded(
             notice_id, token, chunk[-1].k + 1, now + self.lease
         ):
             raise LeaseLost(notice_id)

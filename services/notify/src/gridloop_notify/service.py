@@ -27,8 +27,16 @@ class NoticeService:
     async def submit_now(self, draft: NoticeDraft) -> None:
         """For event handlers: stored and expanded before the event is acked. A redelivered
         event finds its notice stored and finishes an expansion a crash interrupted."""
-        created = await self.notices.insert(draft, self.clock.now(), self.batch_size)
-        await self.expander.expand(draft.notice_id)
+        lease = self.expander.new_lease()
+        created = await self.notices.insert(
+            draft, self.clock.now(), self.batch_size, expansion=lease
+        )
+        if created:
+            await self.expander.expand_new(draft, lease, self.batch_size)
+        else:
+            # A redelivery: the first try's expansion resumes once its lease runs out (at
+            # once when it finished, or after NOTIFY_LEASE_SECONDS when its replica died).
+            await self.expander.expand(draft.notice_id)
         if created:
             log.info(
                 "notice_created",

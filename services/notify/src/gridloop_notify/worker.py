@@ -40,7 +40,11 @@ log = structlog.stdlib.get_logger("gridloop.notify.worker")
 # Due batches a sweep takes per lane before moving on: the next sweep comes as soon as workers
 # are free, so a long lane does not hold the others up.
 _CLAIM_CANDIDATES = 4
-_NOTICE_CACHE = 256
+# Due batches the first find of a sweep takes from all lanes at once (see DueBatches.sweep).
+_ANY_LANE_CANDIDATES = LANES * _CLAIM_CANDIDATES
+# Notices whose words a replica keeps: more than the notices its handlers store ahead of its
+# workers in a backlog (reporter notices, one batch each, a few hundred bytes).
+_NOTICE_CACHE = 4_096
 
 
 class Wakeup:
@@ -84,20 +88,45 @@ class DueBatches:
 
     async def run(self) -> None:
         while True:
-            if not await self.sweep():
+            found, saw_every_due = await self._sweep()
+            # Sweep again at once only when due batches may have been left behind; otherwise
+            # until new work wakes the scanner (every stored batch does) or the poll.
+            if saw_every_due or not found:
                 await self.wakeup.wait(self.poll_seconds)
 
     async def sweep(self) -> int:
         """Queue every due batch not queued yet; how many were new."""
+        found, _ = await self._sweep()
+        return found
+
+    async def _sweep(self) -> tuple[int, bool]:
+        """How many due batches were new, and whether the sweep saw every due batch.
+
+        One find over every lane first: when it comes back short, it holds every due batch,
+        and the lanes (one find each) would only find them again. A reporter notice woke a
+        sweep of sixteen empty lanes, and most of notify's commands were these finds. Only
+        when more are due than that find takes does the sweep go lane by lane, so that a
+        broadcast's hundreds of batches do not hold up a reporter's one."""
+        now = self.clock.now()
+        due = await self.batches.due_in_any_lane(now, _ANY_LANE_CANDIDATES)
+        if len(due) < _ANY_LANE_CANDIDATES:
+            return await self._queue_new(due), True
         found = 0
         for step in range(LANES):
             lane = (self.first_lane + step) % LANES
-            for batch_id in await self.batches.due(lane, self.clock.now(), _CLAIM_CANDIDATES):
-                if batch_id in self._queued:
-                    continue
-                self._queued.add(batch_id)
-                await self._queue.put(batch_id)
-                found += 1
+            found += await self._queue_new(
+                await self.batches.due(lane, self.clock.now(), _CLAIM_CANDIDATES)
+            )
+        return found, False
+
+    async def _queue_new(self, batch_ids: list[str]) -> int:
+        found = 0
+        for batch_id in batch_ids:
+            if batch_id in self._queued:
+                continue
+            self._queued.add(batch_id)
+            await self._queue.put(batch_id)
+            found += 1
         return found
 
     async def next(self) -> str:
@@ -115,6 +144,12 @@ class NoticeContents:
         self._notices = notices
         self._recent: OrderedDict[str, NoticeContent] = OrderedDict()
 
+    def remember(self, notice_id: str, content: NoticeContent) -> None:
+        """A notice this replica just stored: its batch need not read back what it says."""
+        self._recent[notice_id] = content
+        while len(self._recent) > _NOTICE_CACHE:
+            self._recent.popitem(last=False)
+
     async def get(self, notice_id: str) -> NoticeContent | None:
         cached = self._recent.get(notice_id)
         if cached is not None:
@@ -122,9 +157,7 @@ class NoticeContents:
             return cached
         found = await self._notices.content(notice_id)
         if found is not None:
-            self._recent[notice_id] = found
-            while len(self._recent) > _NOTICE_CACHE:
-                self._recent.popitem(last=False)
+            self.remember(notice_id, found)
         return found
 
 
@@ -140,9 +173,17 @@ class Completion:
     batches: BatchRepository
     clock: Clock
 
-    async def check(self, notice: NoticeProgress | None) -> bool:
+    async def check(
+        self, notice: NoticeProgress | None, closed_batch: tuple[str, Counts] | None = None
+    ) -> bool:
+        """Complete the notice if every batch is closed. `closed_batch` (its channel and
+        counts) is the batch whose release this follows: a notice of that one batch alone
+        (every reporter notice) needs no recount, its counts are the notice's totals."""
         if notice is None or not notice.every_batch_closed:
             return False
+        if closed_batch is not None and notice.batches_total == 1:
+            channel, counts = closed_batch
+            return await self._store_totals(notice.notice_id, counts, {channel: counts})
         return await self.complete(notice.notice_id, notice.batches_total)
 
     async def check_quiet(self, notice_id: str) -> bool:
@@ -170,6 +211,11 @@ class Completion:
         async for channel, counts in self.batches.tally(notice_id, batches_total):
             totals = totals.plus(counts)
             by_channel[channel] = by_channel.get(channel, Counts()).plus(counts)
+        return await self._store_totals(notice_id, totals, by_channel)
+
+    async def _store_totals(
+        self, notice_id: str, totals: Counts, by_channel: Mapping[str, Counts]
+    ) -> bool:
         done = await self.notices.complete(
             notice_id,
             _settled_only(totals.as_dict()),
@@ -359,14 +405,22 @@ class BatchWorker:
                 batch.batch_id, batch.token, snapshot, counts, due_at
             ):
                 raise LeaseLost(batch.batch_id)
-            await self._count(batch, counts)
-        if due_at is None:
-            notice = await self.notices.batch_closed(batch.notice_id, now)
-            await self.completion.check(notice)
+            if due_at is not None:
+                await self._count(batch, counts)
+                return
+            notice = await self.notices.batch_closed(
+                batch.notice_id, now, batch.channel, self._new_outcomes(batch, counts)
+            )
+        await self.completion.check(notice, (batch.channel, counts))
 
-    async def _count(self, batch: _Batch, counts: Counts) -> None:
+    def _new_outcomes(self, batch: _Batch, counts: Counts) -> dict[str, int]:
+        """What the running totals have not counted yet; they count it with this write."""
         delta = counts.minus(batch.stored)
         batch.stored = counts
+        return delta
+
+    async def _count(self, batch: _Batch, counts: Counts) -> None:
+        delta = self._new_outcomes(batch, counts)
         await self.notices.add_counts(batch.notice_id, batch.channel, delta, self.clock.now())
 
     async def _notice(self, notice_id: str) -> NoticeContent | None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from gridloop_common.testing.infrastructure import (
     LOCAL_RABBITMQ,
@@ -52,3 +56,19 @@ def bench_infrastructure(prefix: str = "gridloop-bench") -> Iterator[BenchInfras
             vhost,
             f"SecantusDB {version('SecantusDB')} stand-in (one process)",
         )
+
+
+async def database_commands(http: httpx.AsyncClient, base_url: str) -> Counter[tuple[str, str]]:
+    """A service's database commands so far by (command, collection), read from its /metrics
+    (`gridloop_db_commands_total`, gridloop_common.metrics.DatabaseCommands)."""
+    answer = await http.get(f"{base_url}/metrics")
+    answer.raise_for_status()
+    counted: Counter[tuple[str, str]] = Counter()
+    for family in text_string_to_metric_families(answer.text):
+        if family.name != "gridloop_db_commands":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                key = (sample.labels["command"], sample.labels["collection"])
+                counted[key] += int(sample.value)
+    return counted

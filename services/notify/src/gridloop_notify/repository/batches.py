@@ -141,6 +141,11 @@ class BatchRepository:
         )
         return [d["_id"] async for d in cursor.limit(limit)]
 
+    async def due_in_any_lane(self, now: datetime, limit: int) -> list[str]:
+        """Due batches of every lane (the `due_at` index; the same lower bound as `due`)."""
+        cursor = self.batches.find({"due_at": {"$gte": _EPOCH, "$lte": now}}, {"_id": 1})
+        return [d["_id"] async for d in cursor.limit(limit)]
+
     async def claim(
         self, batch_id: str, token: str, now: datetime, until: datetime
     ) -> ClaimedBatch | None:

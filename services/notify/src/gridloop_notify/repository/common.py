@@ -16,6 +16,8 @@ INDEXES = [
     IndexSpec(NOTICES, [("case_id", 1), ("created_at", 1)]),
     # The claim query: due batches of one lane, oldest first.
     IndexSpec(BATCHES, [("lane", 1), ("due_at", 1)]),
+    # A sweep's first look: due batches of any lane.
+    IndexSpec(BATCHES, [("due_at", 1)]),
     # Pages of a notice's recipients, and the expansion's "is anything still open".
     IndexSpec(BATCHES, [("notice_id", 1), ("first_seq", 1)]),
     IndexSpec(BATCHES, [("notice_id", 1), ("open", 1)]),

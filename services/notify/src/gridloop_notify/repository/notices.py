@@ -56,6 +56,16 @@ def segment_from_document(document: Mapping[str, Any]) -> Segment:
     )
 
 
+def _count_increments(channel: str, delta: Mapping[str, int]) -> dict[str, int]:
+    """The running totals' increments for new outcomes of one channel's batch."""
+    increments: dict[str, int] = {}
+    for status in (DELIVERED, FAILED, SKIPPED):
+        if delta.get(status):
+            increments[f"totals.{status}"] = delta[status]
+            increments[f"by_channel.{channel}.{status}"] = delta[status]
+    return increments
+
+
 def _zero_totals(channels: Iterable[str]) -> dict[str, dict[str, int]]:
     return {channel: {DELIVERED: 0, FAILED: 0, SKIPPED: 0} for channel in channels}
 
@@ -105,6 +115,20 @@ class NoticePlan:
     audience: Audience | None
     batch_size: int
     expanded_batches: int
+
+    @classmethod
+    def of_draft(cls, draft: NoticeDraft, batch_size: int) -> NoticePlan:
+        """The plan a notice is stored with, before any of it is expanded."""
+        return cls(draft.recipients, draft.segments, draft.audience, batch_size, 0)
+
+
+@dataclass(frozen=True)
+class ExpansionLease:
+    """Who expands a notice, and until when: taken with the insert by a handler that expands
+    the notice it stores at once, and by a claim otherwise."""
+
+    token: str
+    until: datetime
 
 
 _PROGRESS_FIELDS = {"status": 1, "batches_closed": 1, "batches_total": 1, "batches_to_close": 1}
@@ -175,8 +199,11 @@ class NoticeRepository:
         now: datetime,
         batch_size: int,
         request_fingerprint: str | None = None,
+        expansion: ExpansionLease | None = None,
     ) -> bool:
-        """Store a new notice; False when one with this id exists (a replay or a redelivery)."""
+        """Store a new notice; False when one with this id exists (a replay or a redelivery).
+        With `expansion` the notice is stored leased to its expander: one command fewer than a
+        claim after the insert."""
         channels = sorted({segment.channel for segment in draft.segments})
         recipients_by_channel: dict[str, int] = {}
         for segment in draft.segments:
@@ -207,6 +234,9 @@ class NoticeRepository:
             "completed_at": None,
             "request_fingerprint": request_fingerprint,
         }
+        if expansion is not None:
+            document["expand_owner"] = expansion.token
+            document["expand_until"] = expansion.until
         try:
             await self.notices.insert_one(document)
         except DuplicateKeyError:
@@ -312,19 +342,25 @@ class NoticeRepository:
     async def add_counts(
         self, notice_id: str, channel: str, delta: Mapping[str, int], now: datetime
     ) -> None:
-        increments: dict[str, int] = {}
-        for status in (DELIVERED, FAILED, SKIPPED):
-            if delta.get(status):
-                increments[f"totals.{status}"] = delta[status]
-                increments[f"by_channel.{channel}.{status}"] = delta[status]
+        increments = _count_increments(channel, delta)
         if increments:
             await self.notices.update_one(
                 {"_id": notice_id}, {"$inc": increments, "$set": {"updated_at": now}}
             )
 
-    async def batch_closed(self, notice_id: str, now: datetime) -> NoticeProgress | None:
+    async def batch_closed(
+        self,
+        notice_id: str,
+        now: datetime,
+        channel: str = "",
+        delta: Mapping[str, int] | None = None,
+    ) -> NoticeProgress | None:
+        """A batch is closed, with its last outcomes (`delta` of `channel`) counted in the same
+        update; then the progress read (not findAndModify: the stand-in answers that by a
+        scan of the collection)."""
+        increments = {**_count_increments(channel, delta or {}), "batches_closed": 1}
         await self.notices.update_one(
-            {"_id": notice_id}, {"$inc": {"batches_closed": 1}, "$set": {"updated_at": now}}
+            {"_id": notice_id}, {"$inc": increments, "$set": {"updated_at": now}}
         )
         return await self.progress(notice_id)
 
