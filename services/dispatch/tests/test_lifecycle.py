@@ -634,3 +634,22 @@ def test_the_next_deadline_follows_the_open_orders() -> None:
     assert case.next_deadline() == case.orders[0].complete_by
     assert completed(case).next_deadline() is None
     assert replace(case, orders=()).next_deadline() is None
+
+
+def test_a_rejection_and_a_completion_say_when_their_order_was_accepted() -> None:
+    # sla-monitor judges the accept clock by these, without waiting for a case.accepted that
+    # the reply may have overtaken in its inbox.
+    never_accepted = rejected(opened().case)
+    [(_, rejection)] = never_accepted.messages[:1]
+    assert isinstance(rejection, CaseRejected) and rejection.accepted_at is None
+
+    case = accepted(opened().case)
+    order = case.current_orders()[0]
+    done = CompleteOrder(order_id=order.order_id, department=order.department, result="修好了")
+    completion = next(m for _, m in changed(reply(case, done)).messages)
+    assert isinstance(completion, CaseCompleted)
+    assert completion.accepted_at == order.accepted_at is not None
+
+    later = rejected(accepted(opened().case))
+    rejection = next(m for _, m in later.messages if isinstance(m, CaseRejected))
+    assert rejection.accepted_at == later.case.orders[0].accepted_at is not None

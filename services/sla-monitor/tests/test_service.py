@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from gridloop_common.clock import ManualClock
-from gridloop_common.contracts import CaseAccepted, CaseClosed, CaseCompleted, CaseDispatched
+from gridloop_common.contracts import (
+    CaseAccepted,
+    CaseClosed,
+    CaseCompleted,
+    CaseDispatched,
+    CaseRejected,
+)
 from gridloop_common.messaging import NotYet, Outgoing
 from gridloop_sla_monitor.clocks import ACCEPT, COMPLETE, OPEN_STATES, ClockPolicy, TimerState
 from gridloop_sla_monitor.repository import NewClock, timer_of
@@ -197,6 +203,52 @@ async def test_a_late_completion_waits_for_its_acceptance_then_settles_on_the_la
         "sla.settled_late.accept.water",
         "sla.met.complete.water",
     ]
+
+
+async def test_a_completion_saying_when_its_order_was_accepted_judges_the_accept_clock() -> None:
+    service, timers = await started()
+    # Completed after the accept deadline, the case.accepted not handled yet (overtaken): the
+    # completion's accepted_at is the acceptance's time, met in time; nothing waits.
+    completed = CaseCompleted(
+        **ORDER,
+        completed_at=START + 10 * HOUR,
+        accepted_at=START + 2 * HOUR,
+        case_complete=False,
+    )
+
+    await service.settle_completion(completed, cause("c-1"))
+    await service.settle_acceptance(
+        CaseAccepted(**ORDER, accepted_at=START + 2 * HOUR), cause("a-1")
+    )  # arrives after it: already settled, no second verdict
+
+    assert states(timers) == {f"O-1:{ACCEPT}": "met", f"O-1:{COMPLETE}": "met"}
+    assert kinds(timers) == ["sla.met.accept.water", "sla.met.complete.water"]
+
+
+async def test_a_late_rejection_of_an_order_never_accepted_is_a_breach_at_once() -> None:
+    service, timers = await started()
+    rejected = CaseRejected(**ORDER, rejected_at=START + 9 * HOUR, reason_code="not_ours")
+
+    await service.stop_by_rejection(rejected, cause("r-1"))  # no NotYet: no acceptance exists
+
+    assert states(timers)[f"O-1:{ACCEPT}"] == "stopped"
+    assert kinds(timers) == ["sla.breached.accept.water"]
+
+
+async def test_a_rejection_of_an_accepted_order_is_judged_by_its_acceptance() -> None:
+    service, timers = await started()
+    # Accepted in time, rejected after the deadline, and the rejection handled first.
+    rejected = CaseRejected(
+        **ORDER,
+        rejected_at=START + 9 * HOUR,
+        reason_code="not_ours",
+        accepted_at=START + HOUR,
+    )
+
+    await service.stop_by_rejection(rejected, cause("r-1"))
+
+    assert states(timers)[f"O-1:{ACCEPT}"] == "met"
+    assert kinds(timers) == ["sla.met.accept.water"]
 
 
 async def test_closing_stops_the_case_s_clocks_once_its_replies_are_in() -> None:

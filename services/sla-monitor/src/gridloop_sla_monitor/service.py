@@ -209,12 +209,17 @@ class ClockService:
 
     async def settle_completion(self, event: CaseCompleted, cause: Cause) -> None:
         accept = await self._accept_clock(event.order_id)
-        # Dispatch completes only accepted orders: an accept clock still running means the
-        # acceptance is on its way (overtaken in the inbox). Judged by the completion's time
-        # it might look late; wait for it, and only on the last attempt count the completion as
-        # the acceptance.
-        self._acceptance_first(accept, event.completed_at, cause)
-        await self._settle(accept, event.completed_at, cause, how="completed")
+        if event.accepted_at is not None:
+            # The completion says when the order was accepted: the accept clock's verdict,
+            # whether or not the case.accepted has arrived (it may have been overtaken).
+            await self._settle(accept, event.accepted_at, cause, how="accepted")
+        else:
+            # From a dispatch that did not say (older than the field): an accept clock still
+            # running means the acceptance is on its way. Judged by the completion's time it
+            # might look late; wait for it, and only on the last attempt count the completion
+            # as the acceptance.
+            self._acceptance_first(accept, event.completed_at, cause)
+            await self._settle(accept, event.completed_at, cause, how="completed")
         complete = (
             None if accept.complete_timer is None else await self.timers.get(accept.complete_timer)
         )
@@ -292,9 +297,14 @@ class ClockService:
 
     async def stop_by_rejection(self, event: CaseRejected, cause: Cause) -> None:
         accept = await self._accept_clock(event.order_id)
-        # An accepted order may be rejected too: a late rejection of a clock still running may
-        # have overtaken the acceptance that met it.
-        self._acceptance_first(accept, event.rejected_at, cause)
+        if event.accepted_at is not None:
+            # An accepted order rejected later: the acceptance judges the accept clock, even
+            # when this rejection overtook its case.accepted; the rejection then finds it settled.
+            await self._settle(accept, event.accepted_at, cause, how="accepted")
+            accept = await self._accept_clock(event.order_id)
+        # Otherwise the unit rejected without accepting, and the rejection's time judges the
+        # clock at once. (This waited through the retry tiers, WAIT_FOR_EARLIER_SECONDS, for an
+        # acceptance that never comes: breaches of late rejections were five minutes late.)
 
         async def step(current: Timer) -> bool:
             outcome = reject(current.state, event.rejected_at, current.due_at)

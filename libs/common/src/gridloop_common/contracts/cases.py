@@ -71,6 +71,9 @@ class CaseRejected(CaseEvent):
     reason_text: str | None = None
     # Rejections of this case so far, this one included.
     rejections: int | None = None
+    # When the unit had accepted the order it now rejects; None: it rejected without accepting.
+    # The accept clock's verdict needs no wait for a case.accepted this may have overtaken.
+    accepted_at: UtcDatetime | None = None
 
 
 class CaseCompleted(CaseEvent):
@@ -87,6 +90,10 @@ class CaseCompleted(CaseEvent):
     case_complete: bool = True
     role: OrderRole | None = None
     photo_urls: tuple[str, ...] = ()
+    # When the unit accepted the order (dispatch completes only accepted orders): the accept
+    # clock is judged by it, without waiting for a case.accepted this may have overtaken.
+    # None only from a dispatch older than the field (2026-12-07).
+    accepted_at: UtcDatetime | None = None
 
 
 class CaseClosed(CaseEvent):

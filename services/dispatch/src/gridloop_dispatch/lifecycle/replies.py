@@ -133,6 +133,7 @@ def _reject(case: Case, order: Order, reply: RejectOrder, policy: Policy, act: A
         reason_code=reply.reason_code,
         reason_text=reply.reason_text,
         rejections=updated.rejections,
+        accepted_at=order.accepted_at,
     )
     why = reply.reason_code + (f": {reply.reason_text}" if reply.reason_text else "")
     line = entry(
@@ -259,6 +260,7 @@ def _complete(case: Case, order: Order, reply: CompleteOrder, act: Act) -> Outco
         case_complete=updated.status == "completed",
         role=done.role,
         photo_urls=reply.photo_urls,
+        accepted_at=order.accepted_at,
     )
     line = entry(
         act,
