@@ -98,19 +98,22 @@ async def test_two_replicas_one_killed_mid_run_fire_every_breach_exactly_once(
         publisher = Publisher(amqp, app_id="test")
         now = datetime.now(UTC)
         orders = [f"o-replicas-{n:03d}" for n in range(ORDERS)]
+        deadlines: dict[str, datetime] = {}
         for n, order in enumerate(orders):
             event = dispatched(order, now, due_in=1.5 + 4 * n / ORDERS)
+            deadlines[order] = event.accept_by
             await publisher.publish(envelope(event, source="test/dispatch", time=now))
 
         async def some_fired() -> bool:
             return len(breaches) >= ORDERS // 4
 
         await eventually(some_fired, what="the first breaches", timeout=20)
+        killed_at = datetime.now(UTC)
         replicas[0].kill()  # SIGKILL: no lease handed over, no outbox drained
         assert replicas[0].process is not None
         assert replicas[0].process.returncode == -signal.SIGKILL
-        # What the killed replica had confirmed reaches the probe within milliseconds; the
-        # survivor takes its partitions over only when their 1.5 s leases run out.
+        # The survivor takes the killed replica's partitions over only when their 1.5 s
+        # leases run out.
         await asyncio.sleep(0.3)
         fired_before_kill = len(breaches)
 
@@ -131,11 +134,14 @@ async def test_two_replicas_one_killed_mid_run_fire_every_breach_exactly_once(
     assert fired_before_kill < ORDERS, "the kill came mid-run"
     # Each clock was claimed once: one event id per order. A SIGKILL between publishing and
     # removing an outbox entry makes the survivor's sweep re-send the same id (consumers drop
-    # it): only a breach the killed replica had already sent, and only once. How many that is
-    # depends on how many confirms and mark-sent writes were in flight at the kill (CI once saw
-    # three), so the test bounds what may repeat, not how often it happens.
+    # it): only a breach the killed replica could have sent, one whose deadline had come by
+    # the kill, and only once. How many that is depends on how many confirms and mark-sent
+    # writes were in flight at the kill (CI once saw three), so the test bounds what may
+    # repeat, not how often it happens. (It once judged "sent before the kill" by arrival at
+    # the probe within 0.3 s of it; on a loaded machine the broker delivered the killed
+    # replica's last publishes later than that, and a legitimate re-send failed the test.)
     assert all(len(ids) == 1 for ids in ids_per_order.values()), ids_per_order
     resent = {order for order, count in per_order.items() if count > 1}
-    first_before_kill = {order for order, _ in breaches[:fired_before_kill]}
-    assert resent <= first_before_kill, f"re-sent though first sent after the kill: {resent}"
+    due_by_kill = {order for order, deadline in deadlines.items() if deadline <= killed_at}
+    assert resent <= due_by_kill, f"re-sent though due only after the kill: {resent}"
     assert all(count <= 2 for count in per_order.values()), per_order
