@@ -28,10 +28,7 @@ from gridloop_chaos.audit import (
 from gridloop_chaos.faults import PROXIED, Fault, Outcome, expected_duration, schedule
 from gridloop_chaos.personal_data import PersonalDataScan, Scanned
 from gridloop_chaos.system import (
-    API_KEY_TEMPLATE,
-    OPEN311_KEY,
     OPERATOR_KEY,
-    PASSWORD_TEMPLATE,
     CitySystem,
     SystemOptions,
     temporary_work_dir,
@@ -127,7 +124,7 @@ async def run(options: ChaosOptions, say: Say) -> ChaosRun:
     say(f"starting the system: {options.replicas} replica(s) of each service, logs in {work_dir}")
     await asyncio.to_thread(system.start)
     say(f"system ready in {time.time() - started:.0f} s; {options.reports} reports at {rate:.2f}/s")
-    simulation = Simulation(config, _targets(system, sink_port))
+    simulation = Simulation(config, system.simulator_targets(sink_port))
     supervising = asyncio.create_task(_supervise(system))
     outcomes: list[Outcome] = []
     settled = False
@@ -365,20 +362,3 @@ def _service_env(
 MAX_LEAKS_SHOWN = 20
 # Whole logs: a full run writes some tens of megabytes per replica.
 LOG_SCAN_CHARS = 1 << 30
-
-
-def _targets(system: CitySystem, sink_port: int) -> Targets:
-    return Targets(
-        intake=system.urls("intake"),
-        dispatch=system.urls("dispatch"),
-        scoring=system.urls("scoring"),
-        notify=system.urls("notify"),
-        rabbitmq_url=system.rabbitmq_url,
-        monitor_rabbitmq_url=system.monitor_rabbitmq_url,
-        department_user_prefix=system.department_user_prefix,
-        department_password_template=PASSWORD_TEMPLATE,
-        department_api_key_template=API_KEY_TEMPLATE,
-        operator_api_key=OPERATOR_KEY,
-        open311_api_key=OPEN311_KEY,
-        sink_port=sink_port,
-    )

@@ -41,6 +41,7 @@ from gridloop_common.testing.processes import SERVICES
 from gridloop_common.testing.secantus import StandInMongo, free_port, start_stand_in
 from gridloop_common.testing.supervisor import Program, Supervisor, python_module
 from gridloop_common.testing.tcp_proxy import TcpProxy
+from gridloop_simulator.config import Targets
 
 Say = Callable[[str], None]
 OPERATOR_KEY = "chaos-operator-key"
@@ -141,6 +142,23 @@ class CitySystem:
 
     def urls(self, service: str) -> tuple[str, ...]:
         return tuple(f"http://127.0.0.1:{self.ports[p]}" for p in self.replicas_of(service))
+
+    def simulator_targets(self, sink_port: int) -> Targets:
+        """Where the city simulator finds this system, and the credentials its people hold."""
+        return Targets(
+            intake=self.urls("intake"),
+            dispatch=self.urls("dispatch"),
+            scoring=self.urls("scoring"),
+            notify=self.urls("notify"),
+            rabbitmq_url=self.rabbitmq_url,
+            monitor_rabbitmq_url=self.monitor_rabbitmq_url,
+            department_user_prefix=self.department_user_prefix,
+            department_password_template=PASSWORD_TEMPLATE,
+            department_api_key_template=API_KEY_TEMPLATE,
+            operator_api_key=OPERATOR_KEY,
+            open311_api_key=OPEN311_KEY,
+            sink_port=sink_port,
+        )
 
     @property
     def broker_restartable(self) -> bool:
