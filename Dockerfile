@@ -3,7 +3,8 @@
 #
 #   docker build --build-arg SERVICE=sla-monitor -t gridloop-sla-monitor .
 #
-# SERVICE is the directory under services/ (intake, dispatch, sla-monitor, scoring, notify); the
+# SERVICE is the directory under services/ (intake, dispatch, sla-monitor, scoring, notify,
+# console); the
 # workspace package is gridloop-${SERVICE} and its console script is gridloop-${SERVICE}.
 # Only that package and its runtime dependencies enter the image: --no-dev leaves out the root
 # dev group (pytest, ruff, mypy, testcontainers and the GPL-2.0 SecantusDB test stand-in).
@@ -18,7 +19,7 @@ FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv
 FROM ${PYTHON_IMAGE} AS builder
 ARG SERVICE
 RUN test -n "${SERVICE}" \
-    || { echo "build with --build-arg SERVICE=<intake|dispatch|sla-monitor|scoring|notify>" >&2; exit 1; }
+    || { echo "build with --build-arg SERVICE=<intake|dispatch|sla-monitor|scoring|notify|console>" >&2; exit 1; }
 
 COPY --from=uv /uv /uvx /bin/
 
@@ -43,6 +44,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=services/sla-monitor/pyproject.toml,target=services/sla-monitor/pyproject.toml \
     --mount=type=bind,source=services/scoring/pyproject.toml,target=services/scoring/pyproject.toml \
     --mount=type=bind,source=services/notify/pyproject.toml,target=services/notify/pyproject.toml \
+    --mount=type=bind,source=services/console/pyproject.toml,target=services/console/pyproject.toml \
     uv sync --locked --no-editable --no-dev --no-install-workspace --package "gridloop-${SERVICE}"
 
 # Layer 2, the workspace code: gridloop-common and the chosen service, installed as wheels

@@ -4,7 +4,7 @@
 // (/docker-entrypoint-initdb.d); a volume made before keeps the users it has. Passwords come from
 // the mongo container's environment, the same variables each service's MONGODB_URL is built from
 // in docker-compose.yml.
-const services = ["intake", "dispatch", "sla-monitor", "scoring", "notify"];
+const services = ["intake", "dispatch", "sla-monitor", "scoring", "notify", "console"];
 const admin = db.getSiblingDB("admin");
 for (const service of services) {
   const variable = service.toUpperCase().replace("-", "_") + "_MONGO_PASSWORD";

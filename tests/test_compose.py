@@ -31,6 +31,7 @@ SERVICES: dict[str, tuple[str, str]] = {
     "sla-monitor": ("gridloop_sla_monitor.settings", "SlaMonitorSettings"),
     "scoring": ("gridloop_scoring.settings", "ScoringSettings"),
     "notify": ("gridloop_notify.settings", "NotifySettings"),
+    "console": ("gridloop_console.settings", "ConsoleSettings"),
 }
 _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}")
 

@@ -56,7 +56,7 @@ from gridloop_common.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "asyncapi.yaml"
-SERVICES = ("intake", "dispatch", "sla-monitor", "scoring", "notify")
+SERVICES = ("intake", "dispatch", "sla-monitor", "scoring", "notify", "console")
 AMQP_BINDING_VERSION = "0.3.0"
 VHOST = "/"
 HEADER = (

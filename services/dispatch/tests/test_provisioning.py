@@ -101,14 +101,17 @@ def test_dispatch_alone_declares_the_department_queues_and_reads_the_replies() -
     assert re.search(dispatch.read, "gridloop.replies")
     assert not re.search(dispatch.read, "dept.water.orders")  # it sends orders, never reads them
     assert not re.search(dispatch.write, "gridloop.replies")  # only departments reply
-    for name in ("intake", "sla-monitor", "scoring", "notify"):
+    for name in ("intake", "sla-monitor", "scoring", "notify", "console"):
         grant = service_grant(name)
         assert not re.search(grant.configure, "dept.water.orders"), name
         assert not re.search(grant.write, "gridloop.orders"), name
     notify = service_grant("notify")
     assert not re.search(notify.write, "gridloop.events")  # it publishes no event at all
+    console = service_grant("console")
+    assert not re.search(console.write, "gridloop.events")  # a read model publishes nothing
+    assert re.search(console.read, "console.inbox")
     with pytest.raises(ProvisioningError):
-        service_grant("console")
+        service_grant("billing")
 
 
 @pytest.mark.parametrize(

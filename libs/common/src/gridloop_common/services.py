@@ -8,4 +8,5 @@ SERVICES: dict[str, tuple[str, int]] = {
     "sla-monitor": ("gridloop_sla_monitor", 8003),
     "scoring": ("gridloop_scoring", 8004),
     "notify": ("gridloop_notify", 8005),
+    "console": ("gridloop_console", 8000),
 }

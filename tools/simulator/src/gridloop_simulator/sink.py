@@ -7,18 +7,16 @@ reporters, who answer it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
+from gridloop_common.testing.served import ServedApp
 from gridloop_simulator.record import DeliveryHeard, Record
 
 ENDPOINTS = ("chat-group", "sms", "resident-app")
@@ -70,28 +68,5 @@ def feedback_code(body: dict[str, Any]) -> str:
     return found.group(1) if found else ""
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn inside a larger program: Ctrl-C belongs to the program, not to the sink."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-class Sink:
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-        self._server = _QuietServer(config)
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()  # raises why it could not listen
-            await asyncio.sleep(0.05)
-
-    async def stop(self) -> None:
-        self._server.should_exit = True
-        if self._task is not None:
-            await self._task
+class Sink(ServedApp):
+    """The sink's app on its own port, inside the simulator's program."""

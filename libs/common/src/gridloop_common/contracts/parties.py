@@ -105,4 +105,6 @@ BROKER_USE: dict[str, BrokerUse] = {
     "sla-monitor": BrokerUse(consumes_from=(EVENTS_EXCHANGE,)),
     "scoring": BrokerUse(consumes_from=(EVENTS_EXCHANGE,)),
     "notify": BrokerUse(consumes_from=(EVENTS_EXCHANGE,)),
+    # The operations console: its own read model of the events it shows; publishes nothing.
+    "console": BrokerUse(consumes_from=(EVENTS_EXCHANGE,)),
 }

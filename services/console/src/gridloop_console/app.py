@@ -1,0 +1,41 @@
+"""The console's FastAPI application factory: pages, fragments, the live stream, its assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from gridloop_common.clock import Clock
+from gridloop_common.http import service_app
+from gridloop_console import pages
+from gridloop_console.bootstrap import build_deps
+from gridloop_console.settings import ConsoleSettings
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: ConsoleSettings, clock: Clock | None = None) -> FastAPI:
+    deps = build_deps(settings, clock)
+    app = service_app(
+        deps.runtime,
+        title="gridloop console",
+        description=(
+            "The operations console of the smart-governance center: what is reported, who holds "
+            "it, what is about to breach. Pages need a session (sign in with the operator or "
+            "viewer key) or the key in `X-Api-Key`."
+        ),
+        deps=deps,
+        routers=[pages.router],
+    )
+    # Every asset is served from here: a city's network is often closed to CDNs.
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(pages.SignInRequired)
+    async def to_sign_in(_: Request, error: pages.SignInRequired) -> RedirectResponse:
+        return RedirectResponse(f"/signin?next={quote(error.back_to)}", status_code=303)
+
+    return app

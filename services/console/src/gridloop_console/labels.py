@@ -1,0 +1,179 @@
+"""Words, dates and numbers as the center reads them: Chinese by default, English on request.
+
+Dates are shown in Asia/Shanghai, the city's time, whatever the server's zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gridloop_common.catalogue import CATEGORIES, DEPARTMENTS
+from gridloop_common.periods import SHANGHAI
+from gridloop_console.places import Places
+
+LANGUAGES = ("zh", "en")
+
+# key → (Chinese, English)
+LABELS: dict[str, tuple[str, str]] = {
+    "title": ("宁国市多网合一 · 运行中心", "gridloop · operations console"),
+    "overview": ("总览", "Overview"),
+    "board": ("时限看板", "SLA board"),
+    "cases": ("案件动态", "Case feed"),
+    "case": ("案件", "Case"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "key": ("访问密钥", "Access key"),
+    "wrong_key": (
+        "密钥不正确:请使用运行中心发放的操作员或查看员密钥。",
+        "That key is not valid: use the operator or viewer key the center issued.",
+    ),
+    "console_disabled": (
+        "控制台尚未配置操作员密钥(OPERATOR_API_KEY)。",
+        "The console has no operator key configured (OPERATOR_API_KEY).",
+    ),
+    "operator": ("操作员", "operator"),
+    "viewer": ("查看员(只读)", "viewer (read only)"),
+    "today": ("今日", "Today"),
+    "this_month": ("本月", "This month"),
+    "reported": ("上报", "Reported"),
+    "dispatched": ("派单", "Dispatched"),
+    "acceptance_rate": ("受理率(8小时内接单)", "Accepted within 8 h"),
+    "completion_rate": ("办结率(时限内办结)", "Completed in time"),
+    "satisfaction": ("满意率", "Satisfaction"),
+    "closed": ("已销号", "Closed"),
+    "open_orders": ("在办工单", "Open orders"),
+    "breaches_last_hour": ("近一小时超时", "Breaches, last hour"),
+    "reports_per_hour": ("近24小时每小时上报量", "Reports per hour, last 24 h"),
+    "green": ("正常", "green"),
+    "yellow": ("预警", "yellow"),
+    "red": ("超时", "red"),
+    "township": ("乡镇(街道)", "Township"),
+    "department": ("责任单位", "Department"),
+    "clock": ("时限", "Clock"),
+    "accept": ("接单", "accept"),
+    "complete": ("办结", "complete"),
+    "all": ("全部", "all"),
+    "filter": ("筛选", "Filter"),
+    "deadline": ("截止", "Deadline"),
+    "overdue": ("超时", "overdue"),
+    "left": ("剩余", "left"),
+    "category": ("问题类别", "Category"),
+    "grid": ("网格", "Grid"),
+    "status": ("状态", "Status"),
+    "timeline": ("办理经过", "Timeline"),
+    "report": ("群众上报", "Report"),
+    "channel": ("渠道", "Channel"),
+    "orders": ("工单", "Orders"),
+    "no_open_orders": ("没有在办工单。", "No open orders."),
+    "nothing_yet": ("暂无。", "Nothing yet."),
+    "not_found": ("未找到该案件。", "No such case."),
+    "report_pending": (
+        "该上报已收到,案件尚未生成(派单中)。",
+        "The report is in; its case is not opened yet (being routed).",
+    ),
+    "live": ("实时", "live"),
+    "language": ("English", "中文"),
+    "of": ("/", "of"),
+    # Case statuses
+    "status_reported": ("已上报", "reported"),
+    "status_escalated": ("已上交中心", "escalated to the center"),
+    "status_dispatched": ("待接单", "waiting for acceptance"),
+    "status_in_progress": ("办理中", "in progress"),
+    "status_rejected": ("已退回", "rejected, to be re-routed"),
+    "status_completed": ("已办结,待评价", "completed, awaiting feedback"),
+    "status_closed": ("已销号", "closed"),
+    "status_resolved_locally": ("村(社区)已就地解决", "resolved in the village"),
+    # Timeline entries
+    "kind_reported": ("群众上报", "reported"),
+    "kind_escalated": ("上交中心", "escalated to the center"),
+    "kind_resolved_locally": ("就地解决", "resolved locally"),
+    "kind_dispatched": ("派单", "dispatched"),
+    "kind_reopened": ("不满意,重新办理", "reopened (not satisfied)"),
+    "kind_accepted": ("接单", "accepted"),
+    "kind_extended": ("延期获批", "extension approved"),
+    "kind_rejected": ("退单", "rejected"),
+    "kind_flagged": ("多次退转,已标记", "flagged: bounced too often"),
+    "kind_completed": ("办结", "completed"),
+    "kind_closed": ("评价销号", "closed by feedback"),
+    "kind_sla_warning": ("时限预警", "SLA warning"),
+    "kind_sla_breached": ("超时", "SLA breached"),
+    "kind_sla_met": ("按时", "met in time"),
+    "kind_sla_settled_late": ("超时后办理", "settled late"),
+    "satisfied": ("满意", "satisfied"),
+    "unsatisfied": ("不满意", "not satisfied"),
+    # Channels
+    "channel_native": ("居民助手", "residents' app"),
+    "channel_chat_group": ("网格群", "grid chat group"),
+    "channel_patrol": ("网格员巡查", "grid worker's patrol"),
+    "channel_hotline": ("热线", "hotline"),
+    "channel_open311": ("Open311", "Open311"),
+}
+
+_DEPARTMENT_NAMES = {d.code: (d.name_zh, d.name_en) for d in DEPARTMENTS}
+_CATEGORY_NAMES = {c.code: c.name_zh for c in CATEGORIES}
+
+
+@dataclass(frozen=True)
+class Words:
+    """What a template calls `t(...)`, `department(...)`, `when(...)`, `number(...)`."""
+
+    language: str
+    places: Places | None = None
+
+    @property
+    def _index(self) -> int:
+        return 0 if self.language == "zh" else 1
+
+    def __call__(self, key: str) -> str:
+        pair = LABELS.get(key)
+        return pair[self._index] if pair else key
+
+    def department(self, code: str | None) -> str:
+        names = _DEPARTMENT_NAMES.get(code or "")
+        return names[self._index] if names else (code or "—")
+
+    def category(self, code: str | None) -> str:
+        # The catalogue names categories in Chinese only; English shows the code.
+        if self.language == "zh":
+            return _CATEGORY_NAMES.get(code or "", code or "—")
+        return (code or "—").replace("-", " ")
+
+    def township(self, township_id: str | None) -> str:
+        names = self.places.townships if self.places else {}
+        if self.language == "zh" and township_id in names:
+            return names[township_id]
+        return township_id or "—"
+
+    def grid(self, grid_id: str | None) -> str:
+        names = self.places.grids if self.places else {}
+        if self.language == "zh" and grid_id in names:
+            return f"{names[grid_id]}"
+        return grid_id or "—"
+
+    @staticmethod
+    def when(moment: datetime | None) -> str:
+        return "—" if moment is None else moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+    @staticmethod
+    def number(value: float | None) -> str:
+        return "—" if value is None else f"{value:,.0f}"
+
+    @staticmethod
+    def percent(part: int, whole: int) -> str:
+        return "—" if whole == 0 else f"{100 * part / whole:.1f}%"
+
+    def duration(self, seconds: float) -> str:
+        """A span such as 3 h 20 min (3小时20分), rounded down to minutes."""
+        minutes = int(abs(seconds) // 60)
+        hours, minutes = divmod(minutes, 60)
+        if self.language == "zh":
+            return f"{hours}小时{minutes}分" if hours else f"{minutes}分"
+        return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def language_of(requested: str | None, remembered: str | None, default: str) -> str:
+    for choice in (requested, remembered):
+        if choice in LANGUAGES:
+            return choice
+    return default

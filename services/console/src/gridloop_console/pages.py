@@ -1,0 +1,340 @@
+"""The console's pages: server-rendered HTML, fragments htmx swaps in, and the live stream.
+
+Every page needs a signed-in operator or viewer (or their key in `X-Api-Key`). A browser that
+is not signed in is sent to the sign-in page; any other client gets a 401 with a
+machine-readable body, as on every service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.templating import Jinja2Templates
+
+from gridloop_common.api_keys import API_KEY_HEADER
+from gridloop_common.http import app_deps
+from gridloop_common.http_errors import ApiProblem
+from gridloop_console.board import BoardFilter, board_rows, tally
+from gridloop_console.bootstrap import ConsoleDeps
+from gridloop_console.case_view import Colour, fold
+from gridloop_console.labels import LANGUAGES, Words, language_of
+from gridloop_console.overview import PeriodFigures, Rate, day_start, month_start, per_hour
+from gridloop_console.overview import sparkline as sparkline_points
+from gridloop_console.sessions import COOKIE, LANGUAGE_COOKIE, Role
+from gridloop_console.timeline import Entry
+
+Deps = Annotated[ConsoleDeps, Depends(app_deps)]
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+FEED_LENGTH = 50
+KEEPALIVE_SECONDS = 15.0
+# Changes within this window reach a browser as one signal (a burst is one refetch).
+COALESCE_SECONDS = 0.25
+
+router = APIRouter(tags=["console"])
+
+
+class SignInRequired(Exception):
+    """A browser without a session: answered with a redirect to the sign-in page."""
+
+    def __init__(self, back_to: str) -> None:
+        super().__init__(back_to)
+        self.back_to = back_to
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def visitor(request: Request, deps: Deps) -> Role:
+    sessions = deps.sessions
+    if not sessions.enabled:
+        raise ApiProblem(503, "operator_api_disabled", "OPERATOR_API_KEY is not configured")
+    presented = request.headers.get(API_KEY_HEADER)
+    if presented is not None:
+        role = sessions.role_of_key(presented)
+        if role is None:
+            raise ApiProblem(
+                401, "invalid_api_key", "the key is neither the operator's nor the viewer's"
+            )
+        return role
+    role = sessions.role_of_cookie(request.cookies.get(COOKIE))
+    if role is not None:
+        return role
+    if _wants_html(request):
+        raise SignInRequired(request.url.path)
+    raise ApiProblem(
+        401, "not_signed_in", f"sign in at /signin, or send a staff key in {API_KEY_HEADER}"
+    )
+
+
+Visitor = Annotated[Role, Depends(visitor)]
+
+
+def _words(request: Request, deps: ConsoleDeps) -> Words:
+    language = language_of(
+        request.query_params.get("lang"),
+        request.cookies.get(LANGUAGE_COOKIE),
+        deps.settings.default_language,
+    )
+    return Words(language, deps.places)
+
+
+def render(
+    request: Request,
+    deps: ConsoleDeps,
+    template: str,
+    *,
+    role: Role | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    words = _words(request, deps)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"t": words, "role": role, "lang": words.language, "path": request.url.path, **context},
+        status_code=status_code,
+    )
+    chosen = request.query_params.get("lang")
+    if chosen in LANGUAGES:  # the switch is remembered for the next pages
+        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+# ---- sign-in ----------------------------------------------------------------------------------
+
+
+@router.get("/signin", response_class=HTMLResponse, summary="The sign-in page")
+async def signin_page(request: Request, deps: Deps, next: str = "/") -> HTMLResponse:
+    return render(request, deps, "signin.html", back_to=_local(next), error=None)
+
+
+@router.post("/signin", response_class=HTMLResponse, summary="Sign in with a staff key (form)")
+async def signin(request: Request, deps: Deps) -> Response:
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        raise ApiProblem(
+            415, "form_expected", "post the sign-in form (application/x-www-form-urlencoded)"
+        )
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    back_to = _local(form.get("next", ["/"])[0])
+    if not deps.sessions.enabled:
+        return render(
+            request, deps, "signin.html", status_code=503, back_to=back_to, error="console_disabled"
+        )
+    role = deps.sessions.role_of_key(form.get("key", [""])[0])
+    if role is None:
+        return render(
+            request, deps, "signin.html", status_code=401, back_to=back_to, error="wrong_key"
+        )
+    response = RedirectResponse(back_to, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        deps.sessions.issue(role),
+        max_age=deps.sessions.max_age_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=deps.settings.session_cookie_secure,
+    )
+    return response
+
+
+@router.post("/signout", summary="End the session")
+async def signout() -> Response:
+    response = RedirectResponse("/signin", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+def _local(target: str) -> str:
+    """Only a path on this console: a sign-in link must not send anyone elsewhere."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+# ---- overview ---------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse, summary="Overview: today and this month")
+async def overview(request: Request, deps: Deps, role: Visitor) -> HTMLResponse:
+    now = deps.clock.now()
+    day, month = day_start(now), month_start(now)
+    rows = board_rows(await deps.cases.open_cases(), now)
+    hourly = per_hour(await deps.reports.times_since(now - timedelta(hours=24)), now)
+    return render(
+        request,
+        deps,
+        "overview.html",
+        role=role,
+        today=await _figures(deps, day, now),
+        month=await _figures(deps, month, now),
+        colours=tally(rows).totals,
+        breaches=await deps.feed.count_since("sla_breached", now - timedelta(hours=1)),
+        hourly=hourly,
+        sparkline=sparkline_points(hourly),
+    )
+
+
+async def _figures(deps: ConsoleDeps, start: datetime, end: datetime) -> PeriodFigures:
+    cases = await deps.cases.counts_between(start, end)
+    return PeriodFigures(
+        reported=await deps.reports.count_between(start, end),
+        dispatched=cases.dispatched,
+        accepted_in_time=Rate(cases.accepted_in_time, cases.dispatched),
+        completed_in_time=Rate(cases.completed_in_time, cases.dispatched),
+        closed=cases.closed,
+        satisfied=Rate(cases.satisfied, cases.closed),
+    )
+
+
+# ---- SLA board --------------------------------------------------------------------------------
+
+
+def board_filter(
+    clock: Annotated[str | None, Query()] = None,
+    township: Annotated[str | None, Query()] = None,
+    department: Annotated[str | None, Query()] = None,
+    colour: Annotated[str | None, Query()] = None,
+) -> BoardFilter:
+    """The board's filters from the query; a value it does not know filters nothing."""
+    return BoardFilter(
+        clock=clock if clock in ("accept", "complete") else None,
+        township_id=township or None,
+        department=department or None,
+        colour=colour if colour in tuple(Colour) else None,
+    )
+
+
+Wanted = Annotated[BoardFilter, Depends(board_filter)]
+
+
+@router.get("/board", response_class=HTMLResponse, summary="SLA board: red / yellow / green")
+async def board(request: Request, deps: Deps, role: Visitor, wanted: Wanted) -> HTMLResponse:
+    return await _board(request, deps, role, "board.html", wanted)
+
+
+@router.get("/board/table", response_class=HTMLResponse, summary="The board's live fragment")
+async def board_table(request: Request, deps: Deps, role: Visitor, wanted: Wanted) -> HTMLResponse:
+    return await _board(request, deps, role, "_board_table.html", wanted)
+
+
+async def _board(
+    request: Request, deps: ConsoleDeps, role: Role, template: str, wanted: BoardFilter
+) -> HTMLResponse:
+    now = deps.clock.now()
+    open_cases = await deps.cases.open_cases()
+    everything = board_rows(open_cases, now)
+    shown = board_rows(open_cases, now, wanted)
+    return render(
+        request,
+        deps,
+        template,
+        role=role,
+        rows=shown[: deps.settings.board_limit],
+        shown_count=len(shown),
+        grid=tally(shown),
+        wanted=wanted,
+        townships=sorted({row.township_id for row in everything}),
+        departments=sorted({row.department for row in everything}),
+        query=str(request.url.query),
+        now=now,
+    )
+
+
+# ---- cases ------------------------------------------------------------------------------------
+
+
+@router.get("/cases", response_class=HTMLResponse, summary="Live feed of reports and hand-offs")
+async def cases(request: Request, deps: Deps, role: Visitor) -> HTMLResponse:
+    return render(request, deps, "cases.html", role=role, items=await deps.feed.latest(FEED_LENGTH))
+
+
+@router.get("/cases/feed", response_class=HTMLResponse, summary="The feed's live fragment")
+async def cases_feed(request: Request, deps: Deps, role: Visitor) -> HTMLResponse:
+    return render(request, deps, "_feed.html", role=role, items=await deps.feed.latest(FEED_LENGTH))
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse, summary="A case: timeline and clocks")
+async def case_page(request: Request, deps: Deps, role: Visitor, case_id: str) -> HTMLResponse:
+    return await _case(request, deps, role, case_id, "case.html")
+
+
+@router.get(
+    "/cases/{case_id}/timeline", response_class=HTMLResponse, summary="A case's live fragment"
+)
+async def case_timeline(request: Request, deps: Deps, role: Visitor, case_id: str) -> HTMLResponse:
+    return await _case(request, deps, role, case_id, "_case_body.html")
+
+
+async def _case(
+    request: Request, deps: ConsoleDeps, role: Role, case_id: str, template: str
+) -> HTMLResponse:
+    document = await deps.cases.get(case_id)
+    if document is None:
+        return render(
+            request, deps, "missing.html", role=role, status_code=404, message="not_found"
+        )
+    entries = [Entry.from_document(e) for e in document.get("entries", [])]
+    view = fold(case_id, entries)
+    report = await deps.reports.get(document["report_id"]) if document.get("report_id") else None
+    now = deps.clock.now()
+    return render(
+        request,
+        deps,
+        template,
+        role=role,
+        case=document,
+        view=view,
+        report=report,
+        rows=board_rows([document], now),
+        now=now,
+    )
+
+
+@router.get("/reports/{report_id}", response_class=HTMLResponse, summary="A report's case")
+async def report_page(request: Request, deps: Deps, role: Visitor, report_id: str) -> Response:
+    case_id = await deps.cases.case_of_report(report_id)
+    if case_id is not None:
+        return RedirectResponse(f"/cases/{quote(case_id)}", status_code=303)
+    report = await deps.reports.get(report_id)
+    message = "report_pending" if report is not None else "not_found"
+    return render(
+        request,
+        deps,
+        "missing.html",
+        role=role,
+        status_code=404 if report is None else 200,
+        message=message,
+        report=report,
+    )
+
+
+# ---- live -------------------------------------------------------------------------------------
+
+
+@router.get("/live", response_class=EventSourceResponse, summary="Server-sent events: what changed")
+async def live(deps: Deps, role: Visitor) -> AsyncIterator[ServerSentEvent]:
+    """`board` and `feed` when anything changed, `case-<id>` for each case that did."""
+    async with deps.hub.listen() as changes:
+        yield ServerSentEvent(comment="connected", retry=2_000)
+        while True:
+            try:
+                first = await asyncio.wait_for(changes.get(), KEEPALIVE_SECONDS)
+            except TimeoutError:
+                yield ServerSentEvent(comment="keep-alive")
+                continue
+            await asyncio.sleep(COALESCE_SECONDS)
+            burst = [first]
+            while not changes.empty():
+                burst.append(changes.get_nowait())
+            yield ServerSentEvent(event="feed", data=len(burst))
+            if any(c is None or c.case_id for c in burst):
+                yield ServerSentEvent(event="board", data=len(burst))
+            for case_id in sorted({c.case_id for c in burst if c is not None and c.case_id}):
+                yield ServerSentEvent(event=f"case-{case_id}", data=1)

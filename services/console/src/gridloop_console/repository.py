@@ -1,0 +1,195 @@
+"""The console's read model in its own database: cases (timeline + summary), reports, the feed.
+
+Nothing here decides anything: the fold (case_view) says what a case is, these classes store
+and find it. Every write is conditional or keyed by an event id, so a redelivered event is a
+no-op and two replicas projecting events of one case at once cannot overwrite each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import DuplicateKeyError
+
+from gridloop_common.mongo import Collection, Document, IndexSpec
+from gridloop_console.timeline import Entry
+
+CASES = "cases"
+REPORTS = "reports"
+FEED = "feed"
+# The feed is the live view and the last hour's breaches; older items are in the timelines.
+FEED_KEEP_SECONDS = 7 * 24 * 3600
+
+INDEXES = [
+    IndexSpec(CASES, [("report_id", 1)]),
+    # The SLA board: open cases, most urgent deadline first.
+    IndexSpec(CASES, [("open", 1), ("next_deadline", 1)]),
+    # The overview's counts of a day or month.
+    IndexSpec(CASES, [("dispatched_at", 1)]),
+    IndexSpec(CASES, [("closed_at", 1)]),
+    IndexSpec(REPORTS, [("reported_at", 1)]),
+    IndexSpec(FEED, [("at", 1)]),
+    IndexSpec(FEED, [("kind", 1), ("at", 1)]),
+    # What other replicas projected since a moment (live updates); also the feed's expiry.
+    IndexSpec(FEED, [("projected_at", 1)], options={"expireAfterSeconds": FEED_KEEP_SECONDS}),
+]
+
+# Fields every case event says about its case (CaseFacts); SLA events carry some of them.
+FACT_FIELDS = ("category_code", "grid_id", "township_id", "village_id", "report_id")
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    """Cases of a period: dispatched in it (and of those, accepted and completed in time),
+    closed in it (and of those, satisfied)."""
+
+    dispatched: int
+    accepted_in_time: int
+    completed_in_time: int
+    closed: int
+    satisfied: int
+
+
+@dataclass(frozen=True)
+class Projected:
+    """A feed item another replica projected: what its browsers were told."""
+
+    kind: str
+    case_id: str | None
+    projected_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredCase:
+    case_id: str
+    facts: dict[str, Any]
+    entries: list[Entry]
+    version: int
+
+
+class CaseRepository:
+    def __init__(self, collection: Collection) -> None:
+        self._cases = collection
+
+    async def load(self, case_id: str) -> StoredCase | None:
+        document = await self._cases.find_one(
+            {"_id": case_id}, {"entries": 1, "version": 1, **dict.fromkeys(FACT_FIELDS, 1)}
+        )
+        if document is None:
+            return None
+        return StoredCase(
+            case_id=case_id,
+            facts={name: document.get(name) for name in FACT_FIELDS},
+            entries=[Entry.from_document(e) for e in document.get("entries", [])],
+            version=document["version"],
+        )
+
+    async def save(
+        self,
+        case_id: str,
+        facts: dict[str, Any],
+        entries: Sequence[Entry],
+        summary: dict[str, Any],
+        *,
+        version: int | None,
+        now: datetime,
+    ) -> bool:
+        """Store the case as of `version` (None: a new case); False when another write came
+        first, and the caller folds again from what is stored now."""
+        document = {
+            **facts,
+            **summary,
+            "entries": [e.to_document() for e in entries],
+            "updated_at": now,
+        }
+        if version is None:
+            try:
+                await self._cases.insert_one({"_id": case_id, **document, "version": 1})
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self._cases.replace_one(
+            {"_id": case_id, "version": version}, {**document, "version": version + 1}
+        )
+        return result.matched_count == 1
+
+    async def get(self, case_id: str) -> Document | None:
+        return await self._cases.find_one({"_id": case_id})
+
+    async def case_of_report(self, report_id: str) -> str | None:
+        document = await self._cases.find_one({"report_id": report_id}, {"_id": 1})
+        return None if document is None else str(document["_id"])
+
+    async def open_cases(self, *, township_id: str | None = None) -> list[Document]:
+        """Every open case's board fields (not its timeline)."""
+        query: Document = {"open": True}
+        if township_id:
+            query["township_id"] = township_id
+        fields = {"open_orders": 1, "township_id": 1, "grid_id": 1, "category_code": 1}
+        return await self._cases.find(query, fields).to_list(None)
+
+    async def counts_between(self, start: datetime, end: datetime) -> CaseCounts:
+        dispatched: Document = {"dispatched_at": {"$gte": start, "$lt": end}}
+        closed: Document = {"closed_at": {"$gte": start, "$lt": end}}
+        count = self._cases.count_documents
+        return CaseCounts(
+            dispatched=await count(dispatched),
+            accepted_in_time=await count({**dispatched, "accepted_in_time": True}),
+            completed_in_time=await count({**dispatched, "completed_in_time": True}),
+            closed=await count(closed),
+            satisfied=await count({**closed, "satisfied": True}),
+        )
+
+
+class ReportRepository:
+    def __init__(self, collection: Collection) -> None:
+        self._reports = collection
+
+    async def record(self, report_id: str, fields: Document) -> None:
+        await self._reports.update_one({"_id": report_id}, {"$setOnInsert": fields}, upsert=True)
+
+    async def get(self, report_id: str) -> Document | None:
+        return await self._reports.find_one({"_id": report_id})
+
+    async def count_between(self, start: datetime, end: datetime) -> int:
+        return await self._reports.count_documents({"reported_at": {"$gte": start, "$lt": end}})
+
+    async def times_since(self, start: datetime) -> list[datetime]:
+        cursor = self._reports.find({"reported_at": {"$gte": start}}, {"reported_at": 1, "_id": 0})
+        return [document["reported_at"] async for document in cursor]
+
+
+class FeedRepository:
+    def __init__(self, collection: Collection) -> None:
+        self._feed = collection
+
+    async def add(self, event_id: str, item: Document) -> None:
+        await self._feed.update_one({"_id": event_id}, {"$setOnInsert": item}, upsert=True)
+
+    async def latest(self, limit: int) -> list[Document]:
+        return await self._feed.find().sort("at", DESCENDING).limit(limit).to_list(None)
+
+    async def count_since(self, kind: str, start: datetime) -> int:
+        return await self._feed.count_documents({"kind": kind, "at": {"$gte": start}})
+
+    async def projected_elsewhere(
+        self, after: datetime, replica: str, limit: int = 500
+    ) -> list[Projected]:
+        """Items other replicas projected after `after` (oldest first): what this replica's
+        browsers must hear about too."""
+        cursor = (
+            self._feed.find(
+                {"projected_at": {"$gt": after}, "replica": {"$ne": replica}},
+                {"case_id": 1, "kind": 1, "projected_at": 1},
+            )
+            .sort("projected_at", ASCENDING)
+            .limit(limit)
+        )
+        return [
+            Projected(item.get("kind", ""), item.get("case_id"), item["projected_at"])
+            async for item in cursor
+        ]
