@@ -104,9 +104,16 @@ def main() -> int:
     provisioned = _provision_accounts(env)
     # Like compose's `restart: unless-stopped`: a service that dies comes back after a back-off.
     supervisor = Supervisor(lambda text: _say(f"[devstack] {text}"))
-    for name, (module, default_port) in SERVICES.items():
-        # INTAKE_PORT, SLA_MONITOR_PORT, ... move one service off its default port.
-        port = env.get(f"{name.upper().replace('-', '_')}_PORT", str(default_port))
+    # INTAKE_PORT, SLA_MONITOR_PORT, ... move one service off its default port; each service is
+    # told where the others are (INTAKE_URL, SCORING_URL, ...: the console calls their APIs).
+    ports = {
+        name: env.get(f"{name.upper().replace('-', '_')}_PORT", str(default_port))
+        for name, (_, default_port) in SERVICES.items()
+    }
+    for name, port in ports.items():
+        env.setdefault(f"{name.upper().replace('-', '_')}_URL", f"http://127.0.0.1:{port}")
+    for name, (module, _) in SERVICES.items():
+        port = ports[name]
         rabbit = _service_rabbitmq_url(env, name, provisioned)
         program_env = {**env, "HTTP_PORT": port, "RABBITMQ_URL": rabbit}
         supervisor.add(Program(name, python_module(module), program_env))

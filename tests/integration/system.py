@@ -69,13 +69,19 @@ class System:
         }
 
     def start(self, names: Iterable[str], extra: dict[str, str] | None = None) -> None:
+        ports = {name: free_port() for name in names}
+        # Each service is told where the others are (the console calls scoring's and notify's
+        # APIs): SCORING_URL, NOTIFY_URL, ...
+        self.env.update(
+            {service_url_variable(n): f"http://127.0.0.1:{p}" for n, p in ports.items()}
+        )
         started = []
-        for name in names:
+        for name, port in ports.items():
             process = ServiceProcess(
                 name=name,
                 env=self.service_env(name, extra),
                 log_path=self.log_dir / f"{name}.log",
-                port=free_port(),
+                port=port,
             )
             process.start()
             self.processes[name] = process
@@ -97,6 +103,10 @@ class System:
 
 
 ALL_SERVICES = tuple(SERVICES)
+
+
+def service_url_variable(name: str) -> str:
+    return f"{name.upper().replace('-', '_')}_URL"
 
 # A real grid of the Ningguo registry (西津街道), for reports the tests file.
 GRID = "grd-xijin-001-01"

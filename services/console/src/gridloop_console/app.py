@@ -6,14 +6,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from gridloop_common.clock import Clock
-from gridloop_common.http import service_app
-from gridloop_console import pages
+from gridloop_common.http import problem, service_app
+from gridloop_console import notice_pages, pages, rankings_pages, web
 from gridloop_console.bootstrap import build_deps
 from gridloop_console.settings import ConsoleSettings
+from gridloop_console.upstream import UpstreamError
 
 STATIC = Path(__file__).parent / "static"
 
@@ -29,13 +30,19 @@ def create_app(settings: ConsoleSettings, clock: Clock | None = None) -> FastAPI
             "viewer key) or the key in `X-Api-Key`."
         ),
         deps=deps,
-        routers=[pages.router],
+        routers=[pages.router, rankings_pages.router, notice_pages.router],
     )
     # Every asset is served from here: a city's network is often closed to CDNs.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.exception_handler(pages.SignInRequired)
-    async def to_sign_in(_: Request, error: pages.SignInRequired) -> RedirectResponse:
+    @app.exception_handler(web.SignInRequired)
+    async def to_sign_in(_: Request, error: web.SignInRequired) -> RedirectResponse:
         return RedirectResponse(f"/signin?next={quote(error.back_to)}", status_code=303)
+
+    @app.exception_handler(UpstreamError)
+    async def refused_upstream(_: Request, error: UpstreamError) -> JSONResponse:
+        # The owning service's refusal, passed on in its own words; its outage is a 502.
+        status = error.status if 400 <= error.status < 500 else 502
+        return problem(status, error.code, f"{error.service}: {error.detail}")
 
     return app

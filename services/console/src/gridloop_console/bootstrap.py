@@ -15,6 +15,7 @@ from gridloop_console.service import Projection
 from gridloop_console.sessions import Sessions
 from gridloop_console.settings import ConsoleSettings
 from gridloop_console.subscriptions import subscriptions
+from gridloop_console.upstream import Upstream
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class ConsoleDeps:
     hub: LiveHub
     sessions: Sessions
     places: Places
+    upstream: Upstream
+    notices: repository.NoticeLog
 
     @property
     def clock(self) -> Clock:
@@ -45,6 +48,13 @@ def build_deps(settings: ConsoleSettings, clock: Clock | None = None) -> Console
     projection = Projection(cases, reports, feed, hub, runtime.clock, replica)
     runtime.subscriptions = subscriptions(ConsoleHandlers(projection))
     runtime.background = [ReplicaWatcher(hub, feed.projected_elsewhere, replica, runtime.clock).run]
+    upstream = Upstream(
+        scoring_url=settings.scoring_url,
+        notify_url=settings.notify_url,
+        operator_key=settings.operator_api_key.get_secret_value(),
+        viewer_key=settings.viewer_api_key.get_secret_value(),
+    )
+    runtime.closers = [upstream.close]
     return ConsoleDeps(
         settings=settings,
         runtime=runtime,
@@ -59,4 +69,6 @@ def build_deps(settings: ConsoleSettings, clock: Clock | None = None) -> Console
             max_age_seconds=int(settings.session_hours * 3600),
         ),
         places=Places.of_registry(),
+        upstream=upstream,
+        notices=repository.NoticeLog(runtime.collection(repository.NOTICES)),
     )

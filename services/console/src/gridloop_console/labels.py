@@ -100,6 +100,63 @@ LABELS: dict[str, tuple[str, str]] = {
     "kind_sla_breached": ("超时", "SLA breached"),
     "kind_sla_met": ("按时", "met in time"),
     "kind_sla_settled_late": ("超时后办理", "settled late"),
+    "rankings": ("排名", "Rankings"),
+    "notices": ("一键通知", "Notices"),
+    "notice": ("通知", "Notice"),
+    "period": ("期间", "Period"),
+    "level": ("层级", "Level"),
+    "metric": ("指标", "Metric"),
+    "rank": ("名次", "Rank"),
+    "basis": ("依据", "Basis"),
+    "download_csv": ("下载 CSV", "Download CSV"),
+    "fewer_is_better": ("越少越好", "fewer is better"),
+    "refused_by": ("操作未完成,服务答复", "Not done; the service answered"),
+    "level_department": ("责任单位", "department"),
+    "level_township": ("乡镇(街道)", "township"),
+    "level_village": ("村(社区)", "village"),
+    "level_grid": ("网格", "grid"),
+    "level_grid_worker": ("网格员", "grid worker"),
+    "level_handler": ("经办人", "handler"),
+    "metric_handled": ("办件量", "cases handled"),
+    "metric_on_time_acceptance_rate": ("按时受理率", "accepted in time"),
+    "metric_on_time_completion_rate": ("按时办结率", "completed in time"),
+    "metric_satisfaction_rate": ("满意率", "satisfaction"),
+    "metric_reported": ("上报量", "reports"),
+    "metric_dispatched": ("派单量", "orders dispatched"),
+    "metric_breaches": ("超时次数", "breaches"),
+    "metric_reopens": ("重办次数", "reopens"),
+    "audience": ("通知对象", "Audience"),
+    "area_grid": ("网格", "grid"),
+    "area_village": ("村(社区)", "village"),
+    "area_township": ("乡镇(街道)", "township"),
+    "area_city": ("全市", "the whole city"),
+    "area_ids": ("区域编号(多个用逗号分隔)", "Area ids (comma-separated)"),
+    "audience_hint": ("选择区域后显示覆盖人数。", "Choose an area to see whom it reaches."),
+    "reaches": ("将送达", "Reaches"),
+    "chat_groups": ("个网格群", "chat groups"),
+    "households": ("户", "households"),
+    "unknown_area": ("登记册中没有该区域。", "The registry has no such area."),
+    "notice_title": ("标题", "Title"),
+    "notice_body": ("内容", "Text"),
+    "channels": ("发送渠道", "Channels"),
+    "notice_channel_chat_group": ("网格群消息", "chat group message"),
+    "notice_channel_sms": ("短信(每户)", "SMS to every household"),
+    "send": ("发送", "Send"),
+    "viewer_cannot_send": (
+        "查看员只能查看,发送通知需操作员登录。",
+        "A viewer only reads: sending takes the operator's sign-in.",
+    ),
+    "sent_notices": ("已发通知", "Sent notices"),
+    "sent_at": ("发送时间", "Sent"),
+    "recipients": ("接收数", "Recipients"),
+    "notice_status_expanding": ("准备中", "preparing"),
+    "notice_status_sending": ("发送中", "sending"),
+    "notice_status_completed": ("已完成", "completed"),
+    "total_recipients": ("接收对象", "recipients"),
+    "total_delivered": ("已送达", "delivered"),
+    "total_failed": ("失败", "failed"),
+    "total_skipped": ("跳过", "skipped"),
+    "total_pending": ("待发送", "pending"),
     "satisfied": ("满意", "satisfied"),
     "unsatisfied": ("不满意", "not satisfied"),
     # Channels
@@ -150,6 +207,24 @@ class Words:
         if self.language == "zh" and grid_id in names:
             return f"{names[grid_id]}"
         return grid_id or "—"
+
+    def entity(self, level: str, entity_id: str) -> str:
+        """A ranked entity's name: units, townships and grids by name, people by their id."""
+        if level == "department":
+            return self.department(entity_id)
+        if level == "township":
+            return self.township(entity_id)
+        if level == "grid":
+            return self.grid(entity_id)
+        return entity_id
+
+    def figure(self, value: float | None) -> str:
+        """A ranked value: a rate as a percentage, a count grouped."""
+        if value is None:
+            return "—"
+        if isinstance(value, float) and 0 <= value <= 1 and not value.is_integer():
+            return f"{100 * value:.1f}%"
+        return self.number(value)
 
     @staticmethod
     def when(moment: datetime | None) -> str:

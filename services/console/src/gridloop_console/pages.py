@@ -1,38 +1,28 @@
-"""The console's pages: server-rendered HTML, fragments htmx swaps in, and the live stream.
-
-Every page needs a signed-in operator or viewer (or their key in `X-Api-Key`). A browser that
-is not signed in is sent to the sign-in page; any other client gets a 401 with a
-machine-readable body, as on every service.
-"""
+"""The console's main pages: sign-in, overview, SLA board, case feed and case page, and the
+live stream that tells browsers what changed."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from fastapi.templating import Jinja2Templates
 
-from gridloop_common.api_keys import API_KEY_HEADER
-from gridloop_common.http import app_deps
 from gridloop_common.http_errors import ApiProblem
 from gridloop_console.board import BoardFilter, board_rows, tally
 from gridloop_console.bootstrap import ConsoleDeps
 from gridloop_console.case_view import Colour, fold
-from gridloop_console.labels import LANGUAGES, Words, language_of
 from gridloop_console.overview import PeriodFigures, Rate, day_start, month_start, per_hour
 from gridloop_console.overview import sparkline as sparkline_points
-from gridloop_console.sessions import COOKIE, LANGUAGE_COOKIE, Role
+from gridloop_console.sessions import COOKIE, Role
 from gridloop_console.timeline import Entry
+from gridloop_console.web import Deps, Visitor, local_path, render
 
-Deps = Annotated[ConsoleDeps, Depends(app_deps)]
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 FEED_LENGTH = 50
 KEEPALIVE_SECONDS = 15.0
 # Changes within this window reach a browser as one signal (a burst is one refetch).
@@ -41,80 +31,12 @@ COALESCE_SECONDS = 0.25
 router = APIRouter(tags=["console"])
 
 
-class SignInRequired(Exception):
-    """A browser without a session: answered with a redirect to the sign-in page."""
-
-    def __init__(self, back_to: str) -> None:
-        super().__init__(back_to)
-        self.back_to = back_to
-
-
-def _wants_html(request: Request) -> bool:
-    return "text/html" in request.headers.get("accept", "")
-
-
-async def visitor(request: Request, deps: Deps) -> Role:
-    sessions = deps.sessions
-    if not sessions.enabled:
-        raise ApiProblem(503, "operator_api_disabled", "OPERATOR_API_KEY is not configured")
-    presented = request.headers.get(API_KEY_HEADER)
-    if presented is not None:
-        role = sessions.role_of_key(presented)
-        if role is None:
-            raise ApiProblem(
-                401, "invalid_api_key", "the key is neither the operator's nor the viewer's"
-            )
-        return role
-    role = sessions.role_of_cookie(request.cookies.get(COOKIE))
-    if role is not None:
-        return role
-    if _wants_html(request):
-        raise SignInRequired(request.url.path)
-    raise ApiProblem(
-        401, "not_signed_in", f"sign in at /signin, or send a staff key in {API_KEY_HEADER}"
-    )
-
-
-Visitor = Annotated[Role, Depends(visitor)]
-
-
-def _words(request: Request, deps: ConsoleDeps) -> Words:
-    language = language_of(
-        request.query_params.get("lang"),
-        request.cookies.get(LANGUAGE_COOKIE),
-        deps.settings.default_language,
-    )
-    return Words(language, deps.places)
-
-
-def render(
-    request: Request,
-    deps: ConsoleDeps,
-    template: str,
-    *,
-    role: Role | None = None,
-    status_code: int = 200,
-    **context: Any,
-) -> HTMLResponse:
-    words = _words(request, deps)
-    response = TEMPLATES.TemplateResponse(
-        request,
-        template,
-        {"t": words, "role": role, "lang": words.language, "path": request.url.path, **context},
-        status_code=status_code,
-    )
-    chosen = request.query_params.get("lang")
-    if chosen in LANGUAGES:  # the switch is remembered for the next pages
-        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="lax")
-    return response
-
-
 # ---- sign-in ----------------------------------------------------------------------------------
 
 
 @router.get("/signin", response_class=HTMLResponse, summary="The sign-in page")
 async def signin_page(request: Request, deps: Deps, next: str = "/") -> HTMLResponse:
-    return render(request, deps, "signin.html", back_to=_local(next), error=None)
+    return render(request, deps, "signin.html", back_to=local_path(next), error=None)
 
 
 @router.post("/signin", response_class=HTMLResponse, summary="Sign in with a staff key (form)")
@@ -124,7 +46,7 @@ async def signin(request: Request, deps: Deps) -> Response:
             415, "form_expected", "post the sign-in form (application/x-www-form-urlencoded)"
         )
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
-    back_to = _local(form.get("next", ["/"])[0])
+    back_to = local_path(form.get("next", ["/"])[0])
     if not deps.sessions.enabled:
         return render(
             request, deps, "signin.html", status_code=503, back_to=back_to, error="console_disabled"
@@ -151,11 +73,6 @@ async def signout() -> Response:
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(COOKIE)
     return response
-
-
-def _local(target: str) -> str:
-    """Only a path on this console: a sign-in link must not send anyone elsewhere."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
 # ---- overview ---------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from gridloop_console.timeline import Entry
 CASES = "cases"
 REPORTS = "reports"
 FEED = "feed"
+# The notices sent from the console, newest first on the notices page (notify holds their state).
+NOTICES = "notices"
 # The feed is the live view and the last hour's breaches; older items are in the timelines.
 FEED_KEEP_SECONDS = 7 * 24 * 3600
 
@@ -36,6 +38,7 @@ INDEXES = [
     IndexSpec(FEED, [("kind", 1), ("at", 1)]),
     # What other replicas projected since a moment (live updates); also the feed's expiry.
     IndexSpec(FEED, [("projected_at", 1)], options={"expireAfterSeconds": FEED_KEEP_SECONDS}),
+    IndexSpec(NOTICES, [("sent_at", 1)]),
 ]
 
 # Fields every case event says about its case (CaseFacts); SLA events carry some of them.
@@ -193,3 +196,16 @@ class FeedRepository:
             Projected(item.get("kind", ""), item.get("case_id"), item["projected_at"])
             async for item in cursor
         ]
+
+
+class NoticeLog:
+    """Which notices were sent from the console, when, to whom: the notices page's list."""
+
+    def __init__(self, collection: Collection) -> None:
+        self._notices = collection
+
+    async def record(self, notice_id: str, fields: Document) -> None:
+        await self._notices.update_one({"_id": notice_id}, {"$setOnInsert": fields}, upsert=True)
+
+    async def latest(self, limit: int) -> list[Document]:
+        return await self._notices.find().sort("sent_at", DESCENDING).limit(limit).to_list(None)

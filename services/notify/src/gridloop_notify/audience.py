@@ -37,10 +37,7 @@ class Audience:
 
 def chat_groups(registry: Registry, audience: Audience) -> Sequence[ChatGroup]:
     """The chat groups of the audience's grids, in registry order; raises UnknownAreaError."""
-    if audience.level == "city":
-        return registry.chat_groups
-    grids = registry.grids_of(audience.level, list(audience.ids))
-    return registry.chat_groups_of_grids(g.id for g in grids)
+    return registry.chat_groups_of_area(audience.level, list(audience.ids))
 
 
 def townships(registry: Registry, audience: Audience) -> frozenset[str] | None:

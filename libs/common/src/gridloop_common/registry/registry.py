@@ -173,6 +173,15 @@ class Registry:
         grids = self.grids_of("grid", list(grid_ids))
         return [c for g in grids for c in self._groups_by_grid[g.id]]
 
+    def chat_groups_of_area(
+        self, level: AreaLevel, ids: Sequence[str] | None = None
+    ) -> Sequence[ChatGroup]:
+        """The chat groups of an area's grids (every one for the city), in registry order:
+        who a one-click notice to the area reaches. Raises UnknownAreaError as `grids_of`."""
+        if level == "city":
+            return self.chat_groups
+        return self.chat_groups_of_grids(g.id for g in self.grids_of(level, ids))
+
     def officers_of_grids(self, grid_ids: Iterable[str]) -> list[Officer]:
         grids = self.grids_of("grid", list(grid_ids))
         return [o for g in grids for o in self._officers_by_grid[g.id]]
