@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: up test lint format bootstrap broker bench chaos clean
+.PHONY: up test lint format bootstrap broker browser bench chaos demo clean
 
 bootstrap:  ## install uv if missing, then the locked environment
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -12,8 +12,14 @@ bootstrap:  ## install uv if missing, then the locked environment
 broker:  ## make sure a RabbitMQ with the management API answers (local machine only)
 	@bash tools/local-broker.sh
 
+browser:  ## Debian's Chromium and a CJK font for the console's browser tests (apt-get, if missing)
+	@bash tools/browser.sh
+
 up: bootstrap broker  ## RabbitMQ + MongoDB(-wire stand-in) + the five services; Ctrl-C stops
 	$(UV) run python tools/devstack.py
+
+demo: bootstrap broker  ## make up plus the city simulator: watch a living city in the console (:8000)
+	$(UV) run python tools/demo.py
 
 chaos: bootstrap broker  ## the fault suite: the whole system under the simulator while faults strike
 	$(UV) run gridloop-chaos --reports $${CHAOS_REPORTS:-10000}
@@ -24,7 +30,7 @@ lint: bootstrap
 	$(UV) run mypy libs/common/src services/*/src tools bench
 	$(UV) run python tools/audit_dependencies.py  # pip-audit over uv.lock; says so when offline
 
-test: bootstrap broker lint  ## lint, then unit and integration tests on real infrastructure
+test: bootstrap broker browser lint  ## lint, then unit and integration tests on real infrastructure
 	$(UV) run pytest
 
 format: bootstrap

@@ -1,4 +1,4 @@
-"""`make up`: the MongoDB(-wire stand-in) and the five services on this machine, logs prefixed.
+"""`make up`: the MongoDB(-wire stand-in), the five services and the console, logs prefixed.
 
 Uses RabbitMQ from RABBITMQ_URL (default: the local broker) and MongoDB from MONGODB_URL; when
 MONGODB_URL is unset it starts the SecantusDB stand-in with its data under `.data/mongo`.
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEY_ENV
 from gridloop_common.broker_urls import url_as
+from gridloop_common.services import service_url_variable
 from gridloop_common.testing.processes import SERVICES
 from gridloop_common.testing.secantus import StandInMongo, start_stand_in
 from gridloop_common.testing.supervisor import Program, Supervisor, python_module
@@ -111,7 +112,7 @@ def main() -> int:
         for name, (_, default_port) in SERVICES.items()
     }
     for name, port in ports.items():
-        env.setdefault(f"{name.upper().replace('-', '_')}_URL", f"http://127.0.0.1:{port}")
+        env.setdefault(service_url_variable(name), f"http://127.0.0.1:{port}")
     for name, (module, _) in SERVICES.items():
         port = ports[name]
         rabbit = _service_rabbitmq_url(env, name, provisioned)

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from gridloop_common.services import service_url_variable
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.processes import SERVICES, ServiceProcess
 from gridloop_common.testing.secantus import free_port
@@ -104,9 +105,6 @@ class System:
 
 ALL_SERVICES = tuple(SERVICES)
 
-
-def service_url_variable(name: str) -> str:
-    return f"{name.upper().replace('-', '_')}_URL"
 
 # A real grid of the Ningguo registry (西津街道), for reports the tests file.
 GRID = "grd-xijin-001-01"

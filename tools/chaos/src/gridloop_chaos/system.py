@@ -31,6 +31,7 @@ from pymongo import MongoClient
 from gridloop_common.api_keys import DEVELOPMENT_CHANNEL_KEY_ENV
 from gridloop_common.broker_urls import url_as
 from gridloop_common.messaging.parked import ParkedMessage, peek
+from gridloop_common.services import service_url_variable
 from gridloop_common.testing.infrastructure import (
     LOCAL_RABBITMQ,
     VhostAdmin,
@@ -184,9 +185,9 @@ class CitySystem:
             self.mongodb_url = self.stand_in.url
         self.say(f"vhost {self.vhost}, databases {self.prefix}_*, MongoDB at {self.mongodb_url}")
         self._provision_departments()
+        self.ports = {name: free_port() for s in SERVICES for name in self.replicas_of(s)}
         for service, (module, _) in SERVICES.items():
             for name in self.replicas_of(service):
-                self.ports[name] = free_port()
                 self.supervisor.add(
                     Program(
                         name,
@@ -323,6 +324,8 @@ class CitySystem:
             "INTAKE_RATE_LIMIT_EXEMPT_KEYS": OPEN311_KEY,
             **DEVELOPMENT_CHANNEL_KEY_ENV,
             "DEPARTMENT_USER_PREFIX": self.department_user_prefix,
+            # Where the others are (the console calls scoring's and notify's APIs): replica 1.
+            **{service_url_variable(other): self.urls(other)[0] for other in SERVICES},
             **self.options.env,
             "RABBITMQ_URL": rabbit,
             "MONGODB_URL": mongo,
