@@ -1,4 +1,4 @@
-"""Names of the registry's townships and grids, for pages (the registry is loaded once)."""
+"""The registry as pages need it: names, the map, audiences (the registry is loaded once)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from gridloop_common.registry import Registry, UnknownAreaError, load_registry
 from gridloop_common.registry.model import AreaLevel
+from gridloop_console.city_map import CityMap
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Places:
     registry: Registry
     townships: dict[str, str]  # id → Chinese name
     grids: dict[str, str]
+    city_map: CityMap
 
     @classmethod
     def of_registry(cls) -> Places:
@@ -28,6 +30,7 @@ class Places:
             registry=registry,
             townships={t.id: t.name_zh for t in registry.townships},
             grids={g.id: g.name_zh for g in registry.grids},
+            city_map=CityMap.of_registry(registry),
         )
 
     def audience(self, level: AreaLevel, ids: Sequence[str]) -> AudienceSize | None:
