@@ -42,6 +42,7 @@ PARAMETERS = {
     "entity_id": HOLDER,
     "period": "2026-12",
     "grid_id": "grd-xijin-001-01",
+    "action": "redispatch",
 }
 # Where the credential is judged against the stored case or order (is it this unit's order,
 # this report's token?), the body is judged first; these routes get a valid one.

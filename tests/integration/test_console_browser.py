@@ -139,6 +139,18 @@ async def test_an_operator_watches_the_city_and_acts(
     await expect(page.locator(".report-text")).to_be_visible()
     await shot(page, "case")
 
+    # An action the case's state forbids (a re-dispatch of an order nobody rejected): dispatch's
+    # refusal in words, and the case as it was.
+    case_url = page.url
+    orders_before = await page.locator("tr[data-order]").count()
+    refused = await page.request.post(
+        f"{case_url}/actions/redispatch", form={"department": "water", "operator": "值班员"}
+    )
+    assert refused.status in (404, 409, 422), refused.status
+    assert "data-upstream-error" in await refused.text()
+    await page.reload()
+    assert await page.locator("tr[data-order]").count() == orders_before  # no order made
+
     await page.goto(f"{console}/")
     await expect(page.locator("[data-figure=today-reported]")).not_to_have_text("0")
     await shot(page, "overview")

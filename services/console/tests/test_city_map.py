@@ -18,8 +18,8 @@ def test_every_grid_is_drawn_once_inside_the_view() -> None:
     for shape in city.grids:
         numbers = [float(n) for n in shape.path.strip("MZ").replace("L", " ").split()]
         xs, ys = numbers[0::2], numbers[1::2]
-        assert 0 <= min(xs) and max(xs) <= city.width + 0.1
-        assert 0 <= min(ys) and max(ys) <= city.height + 0.1
+        assert min(xs) >= 0 and max(xs) <= city.width + 0.1
+        assert min(ys) >= 0 and max(ys) <= city.height + 0.1
     assert len(city.townships) == len(registry.townships)
 
 

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gridloop_common.clock import Clock
 from gridloop_common.http import problem, service_app
-from gridloop_console import map_pages, notice_pages, pages, rankings_pages, web
+from gridloop_console import case_actions, map_pages, notice_pages, pages, rankings_pages, web
 from gridloop_console.bootstrap import build_deps
 from gridloop_console.settings import ConsoleSettings
 from gridloop_console.upstream import UpstreamError
@@ -31,7 +31,13 @@ def create_app(settings: ConsoleSettings, clock: Clock | None = None) -> FastAPI
             "viewer key) or the key in `X-Api-Key`."
         ),
         deps=deps,
-        routers=[pages.router, map_pages.router, rankings_pages.router, notice_pages.router],
+        routers=[
+            pages.router,
+            case_actions.router,
+            map_pages.router,
+            rankings_pages.router,
+            notice_pages.router,
+        ],
     )
     # The map page is 2,676 shapes: compressed it is a tenth. (Streams are left alone.)
     app.add_middleware(GZipMiddleware, minimum_size=4_096)
@@ -45,7 +51,6 @@ def create_app(settings: ConsoleSettings, clock: Clock | None = None) -> FastAPI
     @app.exception_handler(UpstreamError)
     async def refused_upstream(_: Request, error: UpstreamError) -> JSONResponse:
         # The owning service's refusal, passed on in its own words; its outage is a 502.
-        status = error.status if 400 <= error.status < 500 else 502
-        return problem(status, error.code, f"{error.service}: {error.detail}")
+        return problem(error.answer_status, error.code, f"{error.service}: {error.detail}")
 
     return app

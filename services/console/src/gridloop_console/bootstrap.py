@@ -51,6 +51,7 @@ def build_deps(settings: ConsoleSettings, clock: Clock | None = None) -> Console
     upstream = Upstream(
         scoring_url=settings.scoring_url,
         notify_url=settings.notify_url,
+        dispatch_url=settings.dispatch_url,
         operator_key=settings.operator_api_key.get_secret_value(),
         viewer_key=settings.viewer_api_key.get_secret_value(),
     )

@@ -101,6 +101,21 @@ LABELS: dict[str, tuple[str, str]] = {
     "kind_sla_met": ("按时", "met in time"),
     "kind_sla_settled_late": ("超时后办理", "settled late"),
     "rankings": ("排名", "Rankings"),
+    "actions": ("中心操作", "The center's actions"),
+    "actions_hint": (
+        "是否允许由派单服务按案件状态判定;不允许时显示其答复,案件不变。",
+        "dispatch judges whether the case's state allows it; if not, its answer is shown and "
+        "nothing changes.",
+    ),
+    "action_sent": ("已提交,结果将出现在办理经过中。", "Sent; the outcome appears in the timeline."),
+    "action_triage": ("分拨", "Triage"),
+    "action_redispatch": ("改派", "Re-dispatch"),
+    "action_joint": ("发起联动", "Start a joint action"),
+    "action_approve": ("批准延期", "Approve extension"),
+    "action_refuse": ("不予延期", "Refuse extension"),
+    "extension_request": ("延期申请", "extension request"),
+    "lead_unit": ("牵头单位", "Lead unit"),
+    "cooperating_units": ("协办单位", "Cooperating units"),
     "map": ("网格地图", "Map"),
     "map_hint": (
         "按网格在办工单的最重颜色着色;点击网格查看详情。",

@@ -93,8 +93,9 @@ async def send_notice(request: Request, deps: Deps, role: Visitor) -> Response:
     try:
         sent = await deps.upstream.send_notice(role, notice, key)
     except UpstreamError as refused:
-        status = refused.status if 400 <= refused.status < 500 else 502
-        return await _compose(request, deps, role, form=first, error=refused, status_code=status)
+        return await _compose(
+            request, deps, role, form=first, error=refused, status_code=refused.answer_status
+        )
     await deps.notices.record(
         sent["notice_id"],
         {
@@ -128,8 +129,12 @@ async def _notice(
     try:
         notice = await deps.upstream.notice(role, notice_id)
     except UpstreamError as refused:
-        status = refused.status if 400 <= refused.status < 500 else 502
         return render(
-            request, deps, "upstream_error.html", role=role, error=refused, status_code=status
+            request,
+            deps,
+            "upstream_error.html",
+            role=role,
+            error=refused,
+            status_code=refused.answer_status,
         )
     return render(request, deps, template, role=role, notice=notice)

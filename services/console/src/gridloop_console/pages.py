@@ -4,6 +4,7 @@ live stream that tells browsers what changed."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from gridloop_common.catalogue import DEPARTMENTS
 from gridloop_common.http_errors import ApiProblem
 from gridloop_console.board import BoardFilter, board_rows, tally
 from gridloop_console.bootstrap import ConsoleDeps
@@ -179,26 +181,32 @@ async def cases_feed(request: Request, deps: Deps, role: Visitor) -> HTMLRespons
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse, summary="A case: timeline and clocks")
 async def case_page(request: Request, deps: Deps, role: Visitor, case_id: str) -> HTMLResponse:
-    return await _case(request, deps, role, case_id, "case.html")
+    return await show_case(request, deps, role, case_id)
 
 
 @router.get(
     "/cases/{case_id}/timeline", response_class=HTMLResponse, summary="A case's live fragment"
 )
 async def case_timeline(request: Request, deps: Deps, role: Visitor, case_id: str) -> HTMLResponse:
-    return await _case(request, deps, role, case_id, "_case_body.html")
+    return await show_case(request, deps, role, case_id, template="_case_body.html")
 
 
-async def _case(
-    request: Request, deps: ConsoleDeps, role: Role, case_id: str, template: str
+async def show_case(
+    request: Request,
+    deps: ConsoleDeps,
+    role: Role,
+    case_id: str,
+    *,
+    template: str = "case.html",
+    status_code: int = 200,
+    action_error: Exception | None = None,
 ) -> HTMLResponse:
     document = await deps.cases.get(case_id)
     if document is None:
         return render(
             request, deps, "missing.html", role=role, status_code=404, message="not_found"
         )
-    entries = [Entry.from_document(e) for e in document.get("entries", [])]
-    view = fold(case_id, entries)
+    view = fold(case_id, [Entry.from_document(e) for e in document.get("entries", [])])
     report = await deps.reports.get(document["report_id"]) if document.get("report_id") else None
     now = deps.clock.now()
     return render(
@@ -211,6 +219,11 @@ async def _case(
         report=report,
         rows=board_rows([document], now),
         now=now,
+        departments=DEPARTMENTS,
+        error=action_error,
+        done=request.query_params.get("done"),
+        idempotency_key=uuid.uuid4().hex,
+        status_code=status_code,
     )
 
 

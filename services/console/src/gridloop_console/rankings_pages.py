@@ -83,7 +83,7 @@ async def rankings(request: Request, deps: Deps, role: Visitor, choice: Choice) 
         levels=LEVELS,
         metrics=METRICS,
         periods=[period_key(now, g) for g in GRANULARITIES],
-        status_code=200 if error is None or error.status >= 500 else error.status,
+        status_code=200 if error is None else error.answer_status,
     )
 
 

@@ -1,4 +1,5 @@
-"""The other services' HTTP APIs, as the console calls them: scoring's rankings, notify's notices.
+"""The other services' HTTP APIs, as the console calls them: scoring's rankings, notify's
+notices, dispatch's operations on cases.
 
 The console reads its own read model for what events tell; what another service computes or
 does (a ranking, a notice's delivery) it asks that service for, with the staff key of the
@@ -28,6 +29,11 @@ class UpstreamError(Exception):
         self.code = code
         self.detail = detail
 
+    @property
+    def answer_status(self) -> int:
+        """What the console answers: the service's refusal as it is, its outage as a 502."""
+        return self.status if 400 <= self.status < 500 else 502
+
 
 @dataclass(frozen=True)
 class Csv:
@@ -41,11 +47,16 @@ class Upstream:
         *,
         scoring_url: str,
         notify_url: str,
+        dispatch_url: str,
         operator_key: str,
         viewer_key: str,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        self._urls = {"scoring": scoring_url.rstrip("/"), "notify": notify_url.rstrip("/")}
+        self._urls = {
+            "scoring": scoring_url.rstrip("/"),
+            "notify": notify_url.rstrip("/"),
+            "dispatch": dispatch_url.rstrip("/"),
+        }
         self._keys = {Role.OPERATOR: operator_key, Role.VIEWER: viewer_key or operator_key}
         self._http = http or httpx.AsyncClient(timeout=TIMEOUT_SECONDS)
 
@@ -80,6 +91,20 @@ class Upstream:
     async def notice(self, role: Role, notice_id: str) -> dict[str, Any]:
         answer = await self._call(
             role, "notify", "GET", f"/v1/notices/{notice_id}", params={"limit": 1}
+        )
+        return dict(answer.json())
+
+    async def dispatch_action(
+        self, role: Role, path: str, body: dict[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        """One of the center's operations on a case or order (dispatch's operator API)."""
+        answer = await self._call(
+            role,
+            "dispatch",
+            "POST",
+            path,
+            json=body,
+            headers={"Idempotency-Key": idempotency_key},
         )
         return dict(answer.json())
 
