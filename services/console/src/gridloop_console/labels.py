@@ -101,13 +101,30 @@ LABELS: dict[str, tuple[str, str]] = {
     "kind_sla_met": ("按时", "met in time"),
     "kind_sla_settled_late": ("超时后办理", "settled late"),
     "rankings": ("排名", "Rankings"),
+    "grades": ("季度等次", "Quarterly grades"),
+    "grade_excellent": ("优秀", "excellent"),
+    "grade_good": ("良好", "good"),
+    "grade_pass": ("合格", "pass"),
+    "grades_explained": (
+        "按综合得分排序(同分看办件量,再看编号),"
+        "优秀 : 良好 : 合格 = 1 : 2 : 7,名额按最大余数分配。",
+        "Ordered by composite score (then cases handled, then id); excellent : good : pass = "
+        "1 : 2 : 7, seats by largest remainder.",
+    ),
+    "score": ("综合得分", "Score"),
+    "weights": ("权重", "Weights"),
+    "separated_by": ("与下一名的区分", "Separated from the next by"),
+    "seats": ("名额", "Seats"),
     "actions": ("中心操作", "The center's actions"),
     "actions_hint": (
         "是否允许由派单服务按案件状态判定;不允许时显示其答复,案件不变。",
         "dispatch judges whether the case's state allows it; if not, its answer is shown and "
         "nothing changes.",
     ),
-    "action_sent": ("已提交,结果将出现在办理经过中。", "Sent; the outcome appears in the timeline."),
+    "action_sent": (
+        "已提交,结果将出现在办理经过中。",
+        "Sent; the outcome appears in the timeline.",
+    ),
     "action_triage": ("分拨", "Triage"),
     "action_redispatch": ("改派", "Re-dispatch"),
     "action_joint": ("发起联动", "Start a joint action"),
@@ -208,6 +225,11 @@ class Words:
     def __call__(self, key: str) -> str:
         pair = LABELS.get(key)
         return pair[self._index] if pair else key
+
+    @property
+    def known(self) -> frozenset[str]:
+        """Every label key (a template asks before naming something only scoring knows)."""
+        return frozenset(LABELS)
 
     def department(self, code: str | None) -> str:
         names = _DEPARTMENT_NAMES.get(code or "")

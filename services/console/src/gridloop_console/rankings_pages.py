@@ -66,11 +66,15 @@ def bars(entries: list[dict[str, Any]], width: float = 480) -> list[dict[str, An
 @router.get("/rankings", response_class=HTMLResponse, summary="Rankings by month, quarter, year")
 async def rankings(request: Request, deps: Deps, role: Visitor, choice: Choice) -> HTMLResponse:
     now = deps.clock.now()
+    ranking = grades = None
     try:
         ranking = await deps.upstream.ranking(role, choice.period, choice.level, choice.metric)
+        # A quarter's 1:2:7 grades (优秀 : 良好 : 合格) stand beside its ranking.
+        if "-Q" in choice.period:
+            grades = await deps.upstream.grades(role, choice.period, choice.level)
         error = None
     except UpstreamError as refused:
-        ranking, error = None, refused
+        error = refused
     return render(
         request,
         deps,
@@ -78,6 +82,7 @@ async def rankings(request: Request, deps: Deps, role: Visitor, choice: Choice) 
         role=role,
         choice=choice,
         ranking=ranking,
+        grades=grades,
         bars=bars(ranking["entries"]) if ranking else [],
         error=error,
         levels=LEVELS,

@@ -68,6 +68,11 @@ class Upstream:
         answer = await self._call(role, "scoring", "GET", "/v1/rankings", params=query)
         return dict(answer.json())
 
+    async def grades(self, role: Role, quarter: str, level: str) -> dict[str, Any]:
+        query = {"period": quarter, "level": level}
+        answer = await self._call(role, "scoring", "GET", "/v1/grades", params=query)
+        return dict(answer.json())
+
     async def ranking_csv(self, role: Role, period: str, level: str, metric: str) -> Csv:
         query = {"period": period, "level": level, "metric": metric}
         answer = await self._call(
