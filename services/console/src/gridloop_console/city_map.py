@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from shapely.geometry import Polygon
+
 from gridloop_common.registry import Registry
 from gridloop_console.board import BoardRow
 from gridloop_console.case_view import Colour, worst
@@ -30,6 +32,8 @@ class CityMap:
     height: float
     grids: tuple[GridShape, ...]
     townships: tuple[tuple[str, float, float], ...]  # id, label x, label y
+    # The townships' outlines, drawn over the grids so a reader finds their way.
+    outlines: tuple[str, ...] = ()
 
     @classmethod
     def of_registry(cls, registry: Registry) -> CityMap:
@@ -41,20 +45,19 @@ class CityMap:
         def point(lon: float, lat: float) -> str:
             return f"{(lon - west) * squeeze * scale:.1f} {(north - lat) * scale:.1f}"
 
+        def path(polygon: Polygon) -> str:
+            return "M" + "L".join(point(x, y) for x, y in polygon.exterior.coords) + "Z"
+
         shapes = tuple(
-            GridShape(
-                grid_id=grid.id,
-                township_id=grid.township_id,
-                path="M" + "L".join(point(x, y) for x, y in grid.polygon.exterior.coords) + "Z",
-            )
-            for grid in registry.grids
+            GridShape(grid.id, grid.township_id, path(grid.polygon)) for grid in registry.grids
         )
         labels = []
         for township in registry.townships:
             centre = township.polygon.representative_point()
             x, y = point(centre.x, centre.y).split()
             labels.append((township.id, float(x), float(y)))
-        return cls(round(WIDTH, 1), round(height, 1), shapes, tuple(labels))
+        outlines = tuple(path(t.polygon) for t in registry.townships)
+        return cls(round(WIDTH, 1), round(height, 1), shapes, tuple(labels), outlines)
 
 
 def _bounds(

@@ -106,8 +106,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "grade_good": ("良好", "good"),
     "grade_pass": ("合格", "pass"),
     "grades_explained": (
-        "按综合得分排序(同分看办件量,再看编号),"
-        "优秀 : 良好 : 合格 = 1 : 2 : 7,名额按最大余数分配。",
+        "按综合得分排序(同分看办件量,再看编号),优秀 : 良好 : 合格 = 1 : 2 : 7,名额按最大余数分配。",
         "Ordered by composite score (then cases handled, then id); excellent : good : pass = "
         "1 : 2 : 7, seats by largest remainder.",
     ),
