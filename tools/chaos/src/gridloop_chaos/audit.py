@@ -72,6 +72,8 @@ class EndState:
     # (case, notice kind) notify recorded as skipped for the reporter: news that came after
     # the case had closed and its reply addresses were forgotten
     skipped_news: frozenset[tuple[str, str]] = frozenset()
+    # console: case id -> its timeline entries as stored in the console's read model
+    console: Mapping[str, Sequence[dict[str, Any]]] = field(default_factory=dict)
 
 
 def audit(record: Record, plan: Sequence[PlannedReport], state: EndState) -> Audit:
@@ -82,6 +84,7 @@ def audit(record: Record, plan: Sequence[PlannedReport], state: EndState) -> Aud
     _sla(result, record, state)
     _scoring(result, record, state)
     _notices(result, record, plan, state)
+    _console(result, state)
     for service, count in state.parked.items():
         if count:
             result.add(
@@ -203,6 +206,42 @@ def _replies(result: Audit, record: Record, state: EndState) -> None:
             result.add("replies", "duplicate", min(times), f"{key[1]} of {key[0]}: {applied} lines")
     for key in set(lines) - set(sent):
         result.add("replies", "unexpected", record.started_at, f"{key[1]} of {key[0]} never sent")
+
+
+# --- the console's read model ------------------------------------------------------------
+
+# What dispatch's timeline calls a line, as the console's timeline names its entry.
+CONSOLE_KINDS = {"accepted": "accepted", "rejected": "rejected", "completed": "completed"}
+
+
+def _console(result: Audit, state: EndState) -> None:
+    """Every order and every applied reply of dispatch's cases is in the console's timeline of
+    the case exactly once: the read model lost nothing and repeated nothing under the faults."""
+    if not state.console:
+        return  # a system without the console (an older run's state)
+    for case in state.cases:
+        at = _epoch(case["opened_at"])
+        entries = state.console.get(case["_id"])
+        orders = case.get("orders") or []
+        if not orders:
+            continue  # resolved in the village, or waiting for triage: no order to show
+        result.checked["console cases"] += 1
+        if entries is None:
+            result.add("console", "lost", at, f"case {case['_id']} not in the console")
+            continue
+        shown = Counter((e.get("order_id"), e["kind"]) for e in entries)
+        expected: Counter[tuple[str | None, str]] = Counter(
+            (o["order_id"], "dispatched") for o in orders
+        )
+        for line in case.get("history") or []:
+            kind = CONSOLE_KINDS.get(line.get("what", ""))
+            if kind and line.get("order_id"):
+                expected[(line["order_id"], kind)] += 1
+        for key, count in expected.items():
+            if shown[key] < count:
+                result.add("console", "lost", at, f"{key[1]} of {key[0]}: {shown[key]}/{count}")
+            elif shown[key] > count:
+                result.add("console", "duplicate", at, f"{key[1]} of {key[0]}: {shown[key]}")
 
 
 # --- SLA clocks --------------------------------------------------------------------------

@@ -266,6 +266,10 @@ def _end_state(
         stored = client[system.database("intake")]["reports"].find({}, {"linked_to": 1})
         reports = {d["_id"]: d for d in stored}
         cases = list(client[system.database("dispatch")]["cases"].find({}, {"outbox": 0}))
+        console = {
+            d["_id"]: d.get("entries") or []
+            for d in client[system.database("console")]["cases"].find({}, {"entries": 1})
+        }
     scoring: dict[tuple[str, str, str], dict[str, float]] = {}
     with httpx.Client(base_url=system.urls("scoring")[0], timeout=30) as api:
         for period, metric, level in scoring_queries(record):
@@ -292,6 +296,7 @@ def _end_state(
         datetime.now(UTC),
         parked,
         _skipped_news(system, missing_reporter_news(record, news)),
+        console,
     )
 
 
