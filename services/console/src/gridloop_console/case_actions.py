@@ -9,14 +9,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gridloop_console.pages import show_case
 from gridloop_console.upstream import UpstreamError
-from gridloop_console.web import Deps, Visitor, require_operator
+from gridloop_console.web import Deps, Visitor, form_fields, require_operator
 
 router = APIRouter(tags=["console"])
 
@@ -72,7 +72,7 @@ ACTIONS: dict[str, Callable[[str, Form], tuple[str, dict[str, Any]]]] = {
 @router.post("/cases/{case_id}/actions/{action}", summary="An operation of the center (form)")
 async def act(request: Request, deps: Deps, role: Visitor, case_id: str, action: str) -> Response:
     require_operator(role)
-    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    form = await form_fields(request)
     make = ACTIONS.get(action)
     if make is None:
         return await show_case(request, deps, role, case_id, status_code=404, action_error=None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any, get_args
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,7 +18,7 @@ from gridloop_common.registry.model import AreaLevel
 from gridloop_console.bootstrap import ConsoleDeps
 from gridloop_console.sessions import Role
 from gridloop_console.upstream import UpstreamError
-from gridloop_console.web import Deps, Visitor, render, require_operator
+from gridloop_console.web import Deps, Visitor, form_fields, render, require_operator
 
 router = APIRouter(tags=["console"])
 
@@ -80,7 +79,7 @@ async def audience(
 @router.post("/notices", response_class=HTMLResponse, summary="Send a notice (form)")
 async def send_notice(request: Request, deps: Deps, role: Visitor) -> Response:
     require_operator(role)
-    fields = parse_qs((await request.body()).decode("utf-8", "replace"))
+    fields = await form_fields(request)
     first = {name: values[0] for name, values in fields.items()}
     level, ids = _area(first.get("level"), first.get("ids"))
     notice = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
@@ -91,6 +92,14 @@ def render(
     if chosen in LANGUAGES:  # the switch is remembered for the next pages
         response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 86400, samesite="lax")
     return response
+
+
+async def form_fields(request: Request) -> dict[str, list[str]]:
+    """A posted form's fields (application/x-www-form-urlencoded, UTF-8), each with its values.
+
+    Parsed with the standard library: the console's forms are a handful of short fields, and
+    FastAPI's own form parsing would add python-multipart for them."""
+    return parse_qs((await request.body()).decode("utf-8", "replace"))
 
 
 def require_operator(role: Role) -> None:
