@@ -157,6 +157,9 @@ async def test_an_operator_watches_the_city_and_acts(
     await page.goto(f"{console}/cases")
     await expect(page.locator(".feed li").first).to_be_visible()
     await shot(page, "feed")
+    await page.goto(f"{console}/map")
+    await expect(page.locator("path[data-colour]").first).to_be_attached()
+    await shot(page, "map")
 
     # A notice to one grid: its audience counted before sending, then delivered.
     await page.goto(f"{console}/notices")
