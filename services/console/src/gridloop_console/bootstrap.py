@@ -24,6 +24,7 @@ class ConsoleDeps:
     runtime: ServiceRuntime
     projection: Projection
     cases: repository.CaseRepository
+    board: repository.OpenOrderBoard
     reports: repository.ReportRepository
     feed: repository.FeedRepository
     hub: LiveHub
@@ -40,12 +41,13 @@ class ConsoleDeps:
 def build_deps(settings: ConsoleSettings, clock: Clock | None = None) -> ConsoleDeps:
     runtime = runtime_for(settings, clock, indexes=repository.INDEXES)
     cases = repository.CaseRepository(runtime.collection(repository.CASES))
+    board = repository.OpenOrderBoard(runtime.collection(repository.BOARD))
     reports = repository.ReportRepository(runtime.collection(repository.REPORTS))
     feed = repository.FeedRepository(runtime.collection(repository.FEED))
     hub = LiveHub()
     # Names this replica's feed items, so its watcher relays only the other replicas' ones.
     replica = uuid.uuid4().hex[:12]
-    projection = Projection(cases, reports, feed, hub, runtime.clock, replica)
+    projection = Projection(cases, board, reports, feed, hub, runtime.clock, replica)
     runtime.subscriptions = subscriptions(ConsoleHandlers(projection))
     runtime.background = [ReplicaWatcher(hub, feed.projected_elsewhere, replica, runtime.clock).run]
     upstream = Upstream(
@@ -61,6 +63,7 @@ def build_deps(settings: ConsoleSettings, clock: Clock | None = None) -> Console
         runtime=runtime,
         projection=projection,
         cases=cases,
+        board=board,
         reports=reports,
         feed=feed,
         hub=hub,

@@ -26,7 +26,7 @@ async def map_shapes(request: Request, deps: Deps, role: Visitor) -> HTMLRespons
 
 
 async def _map(request: Request, deps: ConsoleDeps, role: Role, template: str) -> HTMLResponse:
-    rows = board_rows(await deps.cases.open_cases(), deps.clock.now())
+    rows = board_rows(await deps.board.open_cases(), deps.clock.now())
     return render(
         request,
         deps,
@@ -45,7 +45,7 @@ async def grid_page(request: Request, deps: Deps, role: Visitor, grid_id: str) -
         return render(request, deps, "missing.html", role=role, status_code=404, message="no_grid")
     rows = [
         row
-        for row in board_rows(await deps.cases.open_cases(), deps.clock.now())
+        for row in board_rows(await deps.board.open_cases(), deps.clock.now())
         if row.grid_id == grid_id
     ]
     officers = registry.officers_of_grids([grid_id])

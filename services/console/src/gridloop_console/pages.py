@@ -89,7 +89,7 @@ async def signout() -> Response:
 async def overview(request: Request, deps: Deps, role: Visitor) -> HTMLResponse:
     now = deps.clock.now()
     day, month = day_start(now), month_start(now)
-    rows = board_rows(await deps.cases.open_cases(), now)
+    rows = board_rows(await deps.board.open_cases(), now)
     hourly = per_hour(await deps.reports.times_since(now - timedelta(hours=24)), now)
     return render(
         request,
@@ -152,7 +152,7 @@ async def _board(
     request: Request, deps: ConsoleDeps, role: Role, template: str, wanted: BoardFilter
 ) -> HTMLResponse:
     now = deps.clock.now()
-    open_cases = await deps.cases.open_cases()
+    open_cases = await deps.board.open_cases()
     everything = board_rows(open_cases, now)
     shown = board_rows(open_cases, now, wanted)
     return render(

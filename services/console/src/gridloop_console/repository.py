@@ -7,7 +7,9 @@ no-op and two replicas projecting events of one case at once cannot overwrite ea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +23,11 @@ from gridloop_console.timeline import Entry
 CASES = "cases"
 REPORTS = "reports"
 FEED = "feed"
+# One small document per case with its open orders' clocks: what the board, the overview and
+# the map read (a case's timeline stays out of those reads).
+BOARD = "board"
+# Pages drawn within this many seconds of each other share one read of the board.
+BOARD_READ_SECONDS = 0.5
 # The notices sent from the console, newest first on the notices page (notify holds their state).
 NOTICES = "notices"
 # The feed is the live view and the last hour's breaches; older items are in the timelines.
@@ -28,8 +35,6 @@ FEED_KEEP_SECONDS = 7 * 24 * 3600
 
 INDEXES = [
     IndexSpec(CASES, [("report_id", 1)]),
-    # The SLA board: open cases, most urgent deadline first.
-    IndexSpec(CASES, [("open", 1), ("next_deadline", 1)]),
     # The overview's counts of a day or month.
     IndexSpec(CASES, [("dispatched_at", 1)]),
     IndexSpec(CASES, [("closed_at", 1)]),
@@ -39,6 +44,7 @@ INDEXES = [
     # What other replicas projected since a moment (live updates); also the feed's expiry.
     IndexSpec(FEED, [("projected_at", 1)], options={"expireAfterSeconds": FEED_KEEP_SECONDS}),
     IndexSpec(NOTICES, [("sent_at", 1)]),
+    IndexSpec(BOARD, [("open", 1)]),
 ]
 
 # Fields every case event says about its case (CaseFacts); SLA events carry some of them.
@@ -127,14 +133,6 @@ class CaseRepository:
         document = await self._cases.find_one({"report_id": report_id}, {"_id": 1})
         return None if document is None else str(document["_id"])
 
-    async def open_cases(self, *, township_id: str | None = None) -> list[Document]:
-        """Every open case's board fields (not its timeline)."""
-        query: Document = {"open": True}
-        if township_id:
-            query["township_id"] = township_id
-        fields = {"open_orders": 1, "township_id": 1, "grid_id": 1, "category_code": 1}
-        return await self._cases.find(query, fields).to_list(None)
-
     async def counts_between(self, start: datetime, end: datetime) -> CaseCounts:
         dispatched: Document = {"dispatched_at": {"$gte": start, "$lt": end}}
         closed: Document = {"closed_at": {"$gte": start, "$lt": end}}
@@ -209,3 +207,34 @@ class NoticeLog:
 
     async def latest(self, limit: int) -> list[Document]:
         return await self._notices.find().sort("sent_at", DESCENDING).limit(limit).to_list(None)
+
+
+class OpenOrderBoard:
+    """Each case's board fields as of its latest fold, versioned like the case.
+
+    A write carries the case's version and lands only over an older one, so two replicas
+    folding one case in turn cannot leave the older state on the board; a closed case stays
+    as a tombstone (`open: false`) for the same reason. The board is read once per
+    BOARD_READ_SECONDS however many screens ask.
+    """
+
+    def __init__(self, collection: Collection, now: Callable[[], float] = time.monotonic) -> None:
+        self._board = collection
+        self._now = now
+        self._read: tuple[float, list[Document]] | None = None
+
+    async def show(self, case_id: str, version: int, fields: Document) -> None:
+        # A duplicate key: the board already shows a newer state of the case.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._board.update_one(
+                {"_id": case_id, "version": {"$lt": version}},
+                {"$set": {**fields, "version": version}},
+                upsert=True,
+            )
+
+    async def open_cases(self) -> list[Document]:
+        if self._read is not None and self._now() - self._read[0] < BOARD_READ_SECONDS:
+            return self._read[1]
+        read = await self._board.find({"open": True}).to_list(None)
+        self._read = (self._now(), read)
+        return read

@@ -20,14 +20,32 @@ from gridloop_console.repository import (
     FACT_FIELDS,
     CaseRepository,
     FeedRepository,
+    OpenOrderBoard,
     ReportRepository,
 )
-from gridloop_console.timeline import entry_of, merged
+from gridloop_console.timeline import Entry, entry_of, merged
 
 log = structlog.stdlib.get_logger("gridloop.console")
 
 # Writers of one case racing this often in a row means something else is wrong: fail, retry.
 MAX_FOLDS = 20
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A case after an event was folded in (or found there already)."""
+
+    changed: bool
+    version: int
+    facts: dict[str, Any]
+    summary: dict[str, Any]
+
+    def board_fields(self) -> dict[str, Any]:
+        return {
+            "open": self.summary["open"],
+            "open_orders": self.summary["open_orders"],
+            **{name: self.facts.get(name) for name in ("township_id", "grid_id", "category_code")},
+        }
 
 
 class ProjectionConflict(RuntimeError):
@@ -37,6 +55,7 @@ class ProjectionConflict(RuntimeError):
 @dataclass(frozen=True)
 class Projection:
     cases: CaseRepository
+    board: OpenOrderBoard
     reports: ReportRepository
     feed: FeedRepository
     hub: LiveHub
@@ -80,28 +99,30 @@ class Projection:
             department=entry.department,
             **{name: facts[name] for name in ("grid_id", "township_id", "category_code")},
         )
-        if await self._fold_in(case_id, entry, facts):
+        folded = await self._fold_in(case_id, entry, facts)
+        # Also after a redelivery: the board write may be what a crash cut off.
+        await self.board.show(case_id, folded.version, folded.board_fields())
+        if folded.changed:
             self.hub.publish(Change(entry.kind, case_id))
 
-    async def _fold_in(self, case_id: str, entry: Any, facts: dict[str, Any]) -> bool:
+    async def _fold_in(self, case_id: str, entry: Entry, facts: dict[str, Any]) -> Folded:
         for _ in range(MAX_FOLDS):
             stored = await self.cases.load(case_id)
             entries = merged(stored.entries if stored else [], entry)
-            if entries is None:
-                return False  # a redelivery: the entry is in the timeline already
+            if entries is None:  # a redelivery: the entry is in the timeline already
+                assert stored is not None
+                view = summary(fold(case_id, stored.entries))
+                return Folded(False, stored.version, stored.facts, view)
             known = stored.facts if stored else {}
             # A fact a later event leaves out (an SLA event has no village) is not forgotten.
             all_facts = {name: facts.get(name) or known.get(name) for name in FACT_FIELDS}
+            view = summary(fold(case_id, entries))
+            version = stored.version if stored else None
             saved = await self.cases.save(
-                case_id,
-                all_facts,
-                entries,
-                summary(fold(case_id, entries)),
-                version=stored.version if stored else None,
-                now=self.clock.now(),
+                case_id, all_facts, entries, view, version=version, now=self.clock.now()
             )
             if saved:
-                return True
+                return Folded(True, (version or 0) + 1, all_facts, view)
         raise ProjectionConflict(f"{case_id} changed under {MAX_FOLDS} folds in a row")
 
     async def _add_to_feed(self, event_id: str, **item: Any) -> None:

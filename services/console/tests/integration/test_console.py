@@ -22,11 +22,13 @@ from gridloop_common.contracts import (
     SlaBreached,
 )
 from gridloop_common.messaging import Publisher, envelope
+from gridloop_common.mongo import Client
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.polling import eventually
 from gridloop_common.testing.secantus import free_port
 from gridloop_common.testing.served import ServedApp
 from gridloop_console.app import create_app
+from gridloop_console.repository import BOARD, OpenOrderBoard
 from gridloop_console.settings import ConsoleSettings
 
 pytestmark = pytest.mark.integration
@@ -233,7 +235,25 @@ async def test_the_overview_counts_today_with_numerators_and_denominators(
     await console.publish(CaseAccepted(**facts("C-ov-1", "R-ov-1"), accepted_at=NOW), "ev-ov-a1")
     await console.publish(late, "ev-ov-a0")
     async with console.client(**{"X-Api-Key": VIEWER_KEY}) as http:
-        page = await _page(http, "/", "33.3%")
+        # Events land while a page is drawn: wait for today's figure itself.
+        page = await _page(http, "/", 'data-figure="today-acceptance_rate">33.3%')
     assert 'data-figure="today-reported">3<' in page
     assert 'data-figure="today-dispatched">3<' in page
     assert "1 / 3" in page  # 受理率: one of three accepted within 8 hours
+
+
+async def test_the_board_keeps_the_newest_state_of_a_case(
+    isolated: Isolated, mongo_client: Client
+) -> None:
+    board = OpenOrderBoard(mongo_client[isolated.database("console")][BOARD], now=lambda: 0.0)
+    fresh = OpenOrderBoard(mongo_client[isolated.database("console")][BOARD])
+    await board.show("C-1", 2, {"open": True, "open_orders": [{"order_id": "O-2"}]})
+    # A replica that folded an older state writes late: the board keeps the newer one.
+    await board.show("C-1", 1, {"open": True, "open_orders": [{"order_id": "O-1"}]})
+    [shown] = await fresh.open_cases()
+    assert shown["open_orders"] == [{"order_id": "O-2"}]
+    await board.show("C-1", 3, {"open": False, "open_orders": []})
+    await board.show("C-1", 2, {"open": True, "open_orders": [{"order_id": "O-2"}]})
+    assert (
+        await OpenOrderBoard(mongo_client[isolated.database("console")][BOARD]).open_cases() == []
+    )
