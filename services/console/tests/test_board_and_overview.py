@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gridloop_console.board import BoardFilter, board_rows, tally
+from gridloop_console.board import BoardFilter, BoardMirror, board_rows, tally
 from gridloop_console.case_view import Colour, RunningClock
 from gridloop_console.overview import Rate, day_start, month_start, per_hour, sparkline
 
@@ -121,3 +121,16 @@ def test_a_sparkline_spans_its_box() -> None:
 def test_a_rate_over_nothing_has_no_value() -> None:
     assert Rate(0, 0).value is None
     assert Rate(3, 4).value == 0.75
+
+
+def test_the_mirror_keeps_the_newest_version_and_forgets_a_closed_case() -> None:
+    mirror = BoardMirror()
+    mirror.apply(
+        [{"_id": "C-1", "version": 2, "open": True}, {"_id": "C-2", "version": 1, "open": True}]
+    )
+    # An older state read late changes nothing; a tombstone removes its case.
+    mirror.apply([{"_id": "C-1", "version": 1, "open": True, "stale": True}])
+    mirror.apply(
+        [{"_id": "C-2", "version": 2, "open": False}, {"_id": "C-3", "version": 4, "open": False}]
+    )
+    assert mirror.cases() == [{"_id": "C-1", "version": 2, "open": True}]

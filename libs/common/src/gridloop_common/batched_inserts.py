@@ -1,7 +1,10 @@
-"""Inserting many documents from many concurrent callers in few commands."""
+"""Writing from many concurrent callers in few commands, each caller awaiting its own outcome."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, WriteError
 
 from gridloop_common.coalescing import Coalescer
@@ -9,6 +12,22 @@ from gridloop_common.mongo import Collection, Document
 
 # Mongo's code for a unique-key violation (E11000).
 DUPLICATE_KEY = 11000
+
+WriteOperation = InsertOne[Document] | ReplaceOne[Document] | UpdateOne
+
+
+def _outcomes(error: BulkWriteError | None, size: int) -> list[bool | BaseException]:
+    """Per operation of an unordered bulk write: applied (True), refused by a unique key
+    (False), or the error it alone failed with."""
+    outcomes: dict[int, bool | BaseException] = {}
+    for failed in error.details.get("writeErrors", []) if error else []:
+        code = failed.get("code")
+        outcomes[failed["index"]] = (
+            False
+            if code == DUPLICATE_KEY
+            else WriteError(failed.get("errmsg", "write failed"), code, failed)
+        )
+    return [outcomes.get(index, True) for index in range(size)]
 
 
 class BatchedInserts:
@@ -30,17 +49,39 @@ class BatchedInserts:
         """True once stored; False if its id exists already; the database's error otherwise."""
         return await self._coalescer.submit(document)
 
-    async def _insert(self, documents: list[Document]) -> list[bool | BaseException]:
-        outcomes: dict[int, bool | BaseException] = {}
+    async def _insert(self, documents: list[Document]) -> Sequence[bool | BaseException]:
         try:
             # Unordered: one document's collision must not keep the others out.
             await self._collection.insert_many(documents, ordered=False)
         except BulkWriteError as error:
-            for failed in error.details.get("writeErrors", []):
-                code = failed.get("code")
-                outcomes[failed["index"]] = (
-                    False
-                    if code == DUPLICATE_KEY
-                    else WriteError(failed.get("errmsg", "write failed"), code, failed)
-                )
-        return [outcomes.get(index, True) for index in range(len(documents))]
+            return _outcomes(error, len(documents))
+        return _outcomes(None, len(documents))
+
+
+class BatchedWrites:
+    """Conditional writes from many callers in one unordered bulk_write per burst.
+
+    A bulk write tells which operations failed, not which ones matched, so a caller that must
+    know whether its condition held writes it as an upsert whose filter names the `_id`: a
+    condition that no longer holds makes the upsert collide with the stored document (False),
+    one that holds applies (True). `ReplaceOne({"_id": i, "version": v}, ..., upsert=True)` is a
+    versioned save; `UpdateOne({"_id": i, "version": {"$lt": v}}, ..., upsert=True)` lands only
+    over an older version. The collection's write lock and commit are then paid per burst.
+    """
+
+    MAX_BATCH = 64
+
+    def __init__(self, collection: Collection) -> None:
+        self._collection = collection
+        self._coalescer: Coalescer[WriteOperation, bool] = Coalescer(self._write, self.MAX_BATCH)
+
+    async def write(self, operation: WriteOperation) -> bool:
+        """True once applied; False if a unique key refused it; the database's error otherwise."""
+        return await self._coalescer.submit(operation)
+
+    async def _write(self, operations: list[WriteOperation]) -> Sequence[bool | BaseException]:
+        try:
+            await self._collection.bulk_write(operations, ordered=False)
+        except BulkWriteError as error:
+            return _outcomes(error, len(operations))
+        return _outcomes(None, len(operations))

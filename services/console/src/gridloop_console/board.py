@@ -51,6 +51,28 @@ class BoardFilter:
         return not self.colour or row.colour == self.colour
 
 
+class BoardMirror:
+    """The open cases' board documents as last read: a newer version replaces an older one,
+    a tombstone (`open: false`) removes its case."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, dict[str, Any]] = {}
+
+    def apply(self, documents: Iterable[dict[str, Any]]) -> None:
+        for document in documents:
+            case_id = str(document["_id"])
+            known = self._open.get(case_id)
+            if known is not None and known.get("version", 0) > document.get("version", 0):
+                continue
+            if document.get("open"):
+                self._open[case_id] = document
+            else:
+                self._open.pop(case_id, None)
+
+    def cases(self) -> list[dict[str, Any]]:
+        return list(self._open.values())
+
+
 def board_rows(
     open_cases: Iterable[dict[str, Any]], now: datetime, wanted: BoardFilter | None = None
 ) -> list[BoardRow]:

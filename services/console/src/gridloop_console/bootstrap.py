@@ -41,7 +41,7 @@ class ConsoleDeps:
 def build_deps(settings: ConsoleSettings, clock: Clock | None = None) -> ConsoleDeps:
     runtime = runtime_for(settings, clock, indexes=repository.INDEXES)
     cases = repository.CaseRepository(runtime.collection(repository.CASES))
-    board = repository.OpenOrderBoard(runtime.collection(repository.BOARD))
+    board = repository.OpenOrderBoard(runtime.collection(repository.BOARD), runtime.clock)
     reports = repository.ReportRepository(runtime.collection(repository.REPORTS))
     feed = repository.FeedRepository(runtime.collection(repository.FEED))
     hub = LiveHub()

@@ -154,7 +154,8 @@ async def _board(
     now = deps.clock.now()
     open_cases = await deps.board.open_cases()
     everything = board_rows(open_cases, now)
-    shown = board_rows(open_cases, now, wanted)
+    # Unfiltered (the usual wall screen): one pass over the open cases, not two.
+    shown = everything if wanted == BoardFilter() else board_rows(open_cases, now, wanted)
     return render(
         request,
         deps,

@@ -245,7 +245,7 @@ async def test_the_overview_counts_today_with_numerators_and_denominators(
 async def test_the_board_keeps_the_newest_state_of_a_case(
     isolated: Isolated, mongo_client: Client
 ) -> None:
-    board = OpenOrderBoard(mongo_client[isolated.database("console")][BOARD], now=lambda: 0.0)
+    board = OpenOrderBoard(mongo_client[isolated.database("console")][BOARD], monotonic=lambda: 0.0)
     fresh = OpenOrderBoard(mongo_client[isolated.database("console")][BOARD])
     await board.show("C-1", 2, {"open": True, "open_orders": [{"order_id": "O-2"}]})
     # A replica that folded an older state writes late: the board keeps the newer one.
@@ -257,3 +257,20 @@ async def test_the_board_keeps_the_newest_state_of_a_case(
     assert (
         await OpenOrderBoard(mongo_client[isolated.database("console")][BOARD]).open_cases() == []
     )
+
+
+async def test_a_board_read_after_the_first_asks_for_the_changes_and_sees_them(
+    isolated: Isolated, mongo_client: Client
+) -> None:
+    collection = mongo_client[isolated.database("console")][BOARD]
+    moment = [0.0]
+    reader = OpenOrderBoard(collection, monotonic=lambda: moment[0])
+    writer = OpenOrderBoard(collection)
+    await writer.show("C-1", 1, {"open": True, "open_orders": []})
+    await writer.show("C-2", 1, {"open": True, "open_orders": []})
+    assert {c["_id"] for c in await reader.open_cases()} == {"C-1", "C-2"}
+    await writer.show("C-1", 2, {"open": False, "open_orders": []})
+    await writer.show("C-3", 1, {"open": True, "open_orders": []})
+    assert {c["_id"] for c in await reader.open_cases()} == {"C-1", "C-2"}  # one shared read
+    moment[0] += 1.0  # past BOARD_READ_SECONDS, well before a full read
+    assert {c["_id"] for c in await reader.open_cases()} == {"C-2", "C-3"}
