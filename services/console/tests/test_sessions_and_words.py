@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from gridloop_console.labels import LABELS, Words, language_of
 from gridloop_console.sessions import Role, Sessions
+from gridloop_console.upstream import with_times
 
 SESSIONS = Sessions(operator_key="op-key", viewer_key="view-key", max_age_seconds=3600)
 
@@ -75,3 +76,15 @@ def test_units_are_named_in_the_chosen_language() -> None:
     assert Words("zh").department("water") != Words("en").department("water")
     assert Words("en")("board") == "SLA board"
     assert Words("zh")("board") == "时限看板"
+
+
+def test_an_upstream_answers_moments_become_datetimes_and_the_rest_stays() -> None:
+    answer = with_times(
+        {"completed_at": "2026-12-07T16:20:47.926825Z", "created_at": None, "status": "completed"}
+    )
+    assert answer == {
+        "completed_at": datetime(2026, 12, 7, 16, 20, 47, 926825, tzinfo=UTC),
+        "created_at": None,
+        "status": "completed",
+    }
+    assert Words("zh").when(answer["completed_at"]) == "2026-12-08 00:20"

@@ -11,6 +11,7 @@ which the page shows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -19,6 +20,17 @@ from gridloop_common.api_keys import API_KEY_HEADER
 from gridloop_console.sessions import Role
 
 TIMEOUT_SECONDS = 10.0
+
+
+def with_times(answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer's moments (`created_at`, `completed_at`...: ISO 8601 in JSON) as datetimes,
+    which is what the pages format; any other field as it came."""
+    return {
+        name: datetime.fromisoformat(value)
+        if name.endswith("_at") and isinstance(value, str)
+        else value
+        for name, value in answer.items()
+    }
 
 
 class UpstreamError(Exception):
@@ -97,7 +109,7 @@ class Upstream:
         answer = await self._call(
             role, "notify", "GET", f"/v1/notices/{notice_id}", params={"limit": 1}
         )
-        return dict(answer.json())
+        return with_times(answer.json())
 
     async def dispatch_action(
         self, role: Role, path: str, body: dict[str, Any], idempotency_key: str
