@@ -15,6 +15,7 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from gridloop_common.messaging import department_queue
+from gridloop_common.messaging.topology import kept_quorum_arguments
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.infrastructure import Infrastructure
 from gridloop_common.testing.polling import eventually
@@ -283,7 +284,7 @@ def _intake_only(intake_url: str, notify_url: str) -> None:
         channel = connection.channel()
         channel.confirm_delivery()
         channel.exchange_declare("gridloop.events", "topic", durable=True)
-        channel.queue_declare("intake.dead", durable=True, arguments={"x-queue-type": "quorum"})
+        channel.queue_declare("intake.dead", durable=True, arguments=kept_quorum_arguments())
         channel.queue_bind("intake.dead", "gridloop.events", "case.closed.#")
         channel.basic_publish("gridloop.events", "report.received.native", b"{}")
         channel.basic_publish("", "intake.dead", b"{}")  # how parking reaches its own queue

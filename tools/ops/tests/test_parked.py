@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import io
 from datetime import UTC, datetime
 
@@ -23,7 +24,7 @@ from gridloop_common.messaging import (
     envelope,
 )
 from gridloop_common.messaging.parked import peek
-from gridloop_common.messaging.topology import declare_inbox
+from gridloop_common.messaging.topology import dead_queue, declare_inbox
 from gridloop_common.metrics import ServiceMetrics
 from gridloop_common.testing.fixtures import Isolated
 from gridloop_common.testing.polling import eventually
@@ -163,3 +164,26 @@ async def test_a_message_the_broker_dead_lettered_says_so_before_why_it_had_wait
         "dead-lettered by the broker: delivery_limit (in probe.limited)"
     )
     assert message.reason.endswith(f"it had waited: {waited}")
+
+
+async def test_a_parked_message_outlasts_more_looks_than_rabbitmq_4s_default_delivery_limit(
+    amqp: AbstractChannel, isolated: Isolated
+) -> None:
+    # Each look takes the message and gives it back (a delivery). RabbitMQ 4 would drop it
+    # after 20 on a quorum queue that states no limit; the parking queue states one.
+    await declare_inbox(amqp, SERVICE, [], (50,), 5)
+    outgoing = envelope(accepted("looked-at"), source="test", time=datetime.now(UTC))
+    await Publisher(amqp, app_id="test").publish(
+        dataclasses.replace(outgoing, exchange="", routing_key=dead_queue(SERVICE))
+    )
+    for _ in range(25):
+        [message] = await peek(amqp, SERVICE)
+        assert message.type == "org.gridloop.case.accepted.v1"
+    # Stated, not left to the broker's default (3.10 has none): a declaration without it is
+    # refused as inequivalent.
+    async with await aio_pika.connect(isolated.rabbitmq_url) as connection:
+        other = await connection.channel()
+        with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed, match="x-delivery-limit"):
+            await other.declare_queue(
+                dead_queue(SERVICE), durable=True, arguments={"x-queue-type": "quorum"}
+            )

@@ -69,6 +69,21 @@ class Binding:
 BROKER_BACKSTOP_FACTOR = 20
 
 
+# Looking at a parked message (`gridloop-ops parked list`, the console's parked page) takes it
+# and gives it back, which counts as a delivery; so does a department's consumer that returns an
+# order. RabbitMQ 4 gives a quorum queue a delivery limit of 20 unless told otherwise and drops a
+# message past it when, as here, the queue dead-letters nowhere: the twenty-first look would lose
+# a parked message. So these queues state a limit far beyond any looking. -1 ("none") is not an
+# answer: RabbitMQ 3.10 then drops a message at its first return.
+KEEP_DELIVERY_LIMIT = 1_000_000
+
+
+def kept_quorum_arguments() -> Arguments:
+    """A quorum queue whose messages the broker never drops for being returned: the parking
+    queues and the department queues."""
+    return _quorum(**{"x-delivery-limit": KEEP_DELIVERY_LIMIT})
+
+
 def broker_delivery_limit(delivery_limit: int) -> int:
     """The inbox's `x-delivery-limit` for a consumer that parks poison at `delivery_limit`."""
     return delivery_limit * BROKER_BACKSTOP_FACTOR
@@ -96,7 +111,9 @@ async def declare_inbox(
     delivery_limit: int,
 ) -> AbstractQueue:
     """The service's quorum inbox, its retry tiers and its parking queue."""
-    await channel.declare_queue(dead_queue(service), durable=True, arguments=_quorum())
+    await channel.declare_queue(
+        dead_queue(service), durable=True, arguments=kept_quorum_arguments()
+    )
     inbox = await channel.declare_queue(
         inbox_queue(service),
         durable=True,
@@ -118,6 +135,8 @@ async def declare_inbox(
 
 async def declare_department_queue(channel: AbstractChannel, code: str) -> AbstractQueue:
     """`dept.<code>.orders`, bound to gridloop.orders by the department's code only."""
-    queue = await channel.declare_queue(department_queue(code), durable=True, arguments=_quorum())
+    queue = await channel.declare_queue(
+        department_queue(code), durable=True, arguments=kept_quorum_arguments()
+    )
     await queue.bind(ORDERS_EXCHANGE, code)
     return queue
