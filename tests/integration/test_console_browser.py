@@ -1,6 +1,7 @@
 """The console in a real browser (Debian's Chromium, driven by Playwright) over the whole system
 with the city simulator running: sign in, a breach appears on the board without a reload, the
-case's timeline, a notice to a grid delivered, English, a ranking's CSV.
+case's timeline, a notice to a grid delivered, English, a ranking's CSV, a parked message
+replayed.
 
 Each page's screenshot is written to docs/console/ (the committed ones are the latest run's).
 """
@@ -14,10 +15,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aio_pika
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from gridloop_chaos.system import OPERATOR_KEY, CitySystem, SystemOptions
+from gridloop_common.testing.parking import park, road_damage_report
 from gridloop_common.testing.secantus import free_port
 from gridloop_simulator.config import SimulationConfig, Targets
 from gridloop_simulator.simulation import Simulation
@@ -189,7 +192,26 @@ async def test_an_operator_watches_the_city_and_acts(
     await download.save_as(saved)
     header = saved.read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("rank,entity_id"), header
+
+    # A report parked in dispatch's queue, as an outage past every retry leaves it: counted
+    # by its reason on the page, and replayed from there.
+    await park_a_report(city.system.rabbitmq_url)
+    await page.goto(f"{console}/parked")
+    reason = page.locator('.parked-summary tr[data-service="dispatch"] [data-reason="outage"]')
+    await expect(reason).to_be_visible()
+    await shot(page, "parked")
+    await reason.locator("button").click()
+    await expect(page.locator("[data-replayed]")).to_have_attribute("data-replayed", "1")
+    await expect(page.locator('tr[data-service="dispatch"]')).to_have_attribute("data-waiting", "0")
     await context.close()
+
+
+async def park_a_report(rabbitmq_url: str) -> None:
+    _, parked = road_damage_report("路灯不亮(停电期间上报,未能派单)", GRID)
+    connection = await aio_pika.connect(rabbitmq_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await park(channel, "dispatch", parked, "outage: the database was away past every retry")
 
 
 async def test_a_viewer_reads_but_cannot_send_and_a_refusal_is_shown_in_words(

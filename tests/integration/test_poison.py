@@ -17,6 +17,7 @@ from aio_pika.abc import AbstractChannel
 from gridloop_common.contracts import ReportReceived
 from gridloop_common.messaging import REASON_HEADER, Publisher, dead_queue, envelope
 from gridloop_common.mongo import Client
+from gridloop_common.testing.parking import road_damage_report
 from gridloop_common.testing.polling import eventually
 from gridloop_common.testing.secantus import free_port
 from gridloop_common.testing.supervisor import Program, Supervisor, python_module
@@ -28,14 +29,7 @@ DELIVERY_LIMIT = 3
 
 
 def report(description: str) -> ReportReceived:
-    return ReportReceived(
-        report_id=f"R-{uuid.uuid4().hex[:16]}",
-        channel="native",
-        grid_id=GRID,
-        category_code="road-damage",
-        description=description,
-        reported_at=datetime.now(UTC),
-    )
+    return road_damage_report(description, GRID)[0]
 
 
 async def test_a_message_that_kills_dispatch_every_time_is_parked_and_nothing_else_is(

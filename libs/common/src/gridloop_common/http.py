@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gridloop_common.http_errors import BodySizeLimit, error_body, install_error_handlers
+from gridloop_common.parked_api import ParkedMessages, parked_router
 from gridloop_common.runtime import ServiceRuntime
 
 # No service takes more in one request than a routing-rule table or a notice; intake less.
@@ -52,9 +53,12 @@ def service_app(
     deps: object,
     routers: Sequence[APIRouter] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
+    parked: ParkedMessages | None = None,
 ) -> FastAPI:
     """A FastAPI app whose lifespan starts and stops the runtime; `deps` serve the routes.
-    A body over `max_body_bytes` is refused with 413 before it is read."""
+    A service that consumes also serves its parked messages (`/v1/parked`, staff only), through
+    `parked` when its own pages read them too. A body over `max_body_bytes` is refused with 413
+    before it is read."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -70,6 +74,8 @@ def service_app(
     app.include_router(ops_router(runtime))
     for router in routers:
         app.include_router(router)
+    if runtime.subscriptions:
+        app.include_router(parked_router(parked or ParkedMessages(runtime)))
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.state.runtime = runtime
     app.state.deps = deps

@@ -12,7 +12,15 @@ from fastapi.staticfiles import StaticFiles
 
 from gridloop_common.clock import Clock
 from gridloop_common.http import problem, service_app
-from gridloop_console import case_actions, map_pages, notice_pages, pages, rankings_pages, web
+from gridloop_console import (
+    case_actions,
+    map_pages,
+    notice_pages,
+    pages,
+    parked_pages,
+    rankings_pages,
+    web,
+)
 from gridloop_console.bootstrap import build_deps
 from gridloop_console.settings import ConsoleSettings
 from gridloop_console.upstream import UpstreamError
@@ -37,7 +45,9 @@ def create_app(settings: ConsoleSettings, clock: Clock | None = None) -> FastAPI
             map_pages.router,
             rankings_pages.router,
             notice_pages.router,
+            parked_pages.router,
         ],
+        parked=deps.parked,
     )
     # The map page is 2,676 shapes: compressed it is a tenth. (Streams are left alone.)
     app.add_middleware(GZipMiddleware, minimum_size=4_096)

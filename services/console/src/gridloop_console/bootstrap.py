@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from gridloop_common.clock import Clock
+from gridloop_common.parked_api import ParkedMessages
 from gridloop_common.runtime import ServiceRuntime, runtime_for
 from gridloop_console import repository
 from gridloop_console.handlers import ConsoleHandlers
@@ -32,6 +33,8 @@ class ConsoleDeps:
     places: Places
     upstream: Upstream
     notices: repository.NoticeLog
+    # The console's own parking queue, read in process (the others through their APIs).
+    parked: ParkedMessages
 
     @property
     def clock(self) -> Clock:
@@ -51,9 +54,13 @@ def build_deps(settings: ConsoleSettings, clock: Clock | None = None) -> Console
     runtime.subscriptions = subscriptions(ConsoleHandlers(projection))
     runtime.background = [ReplicaWatcher(hub, feed.projected_elsewhere, replica, runtime.clock).run]
     upstream = Upstream(
-        scoring_url=settings.scoring_url,
-        notify_url=settings.notify_url,
-        dispatch_url=settings.dispatch_url,
+        urls={
+            "intake": settings.intake_url,
+            "dispatch": settings.dispatch_url,
+            "sla-monitor": settings.sla_monitor_url,
+            "scoring": settings.scoring_url,
+            "notify": settings.notify_url,
+        },
         operator_key=settings.operator_api_key.get_secret_value(),
         viewer_key=settings.viewer_api_key.get_secret_value(),
     )
@@ -75,4 +82,5 @@ def build_deps(settings: ConsoleSettings, clock: Clock | None = None) -> Console
         places=Places.of_registry(),
         upstream=upstream,
         notices=repository.NoticeLog(runtime.collection(repository.NOTICES)),
+        parked=ParkedMessages(runtime),
     )

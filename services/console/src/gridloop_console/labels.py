@@ -198,6 +198,40 @@ LABELS: dict[str, tuple[str, str]] = {
     "total_pending": ("待发送", "pending"),
     "satisfied": ("满意", "satisfied"),
     "unsatisfied": ("不满意", "not satisfied"),
+    # Parked messages
+    "parked": ("滞留消息", "Parked messages"),
+    "parked_nav": ("滞留消息", "Parked"),
+    "parked_explained": (
+        "各服务无法处理的消息(格式错误、多次失败或被拒)停在其滞留队列,不会丢失;"
+        "原因排除后可重新投递到该服务的收件队列,已处理过的消息不会重复生效。",
+        "Messages a service could not handle (malformed, failing again and again, refused) wait "
+        "in its parking queue and are not lost; once the cause is mended, replay them into the "
+        "service's inbox: one already applied has no second effect.",
+    ),
+    "service": ("服务", "Service"),
+    "queue": ("队列", "Queue"),
+    "parked_waiting": ("滞留数", "Parked"),
+    "reasons": ("原因及条数", "Reasons and counts"),
+    "reason": ("原因", "Reason"),
+    "none_parked": ("无滞留消息", "none parked"),
+    "counted_over": ("按最早的若干条计数:", "counted over the oldest"),
+    "parked_at": ("滞留时间", "Parked at"),
+    "message_type": ("消息类型", "Type"),
+    "routing_key": ("路由键", "Routing key"),
+    "attempts": ("尝试次数", "Attempts"),
+    "replay": ("重新投递", "Replay"),
+    "replay_all": ("全部重新投递", "Replay all"),
+    "replayed": ("已重新投递", "Replayed"),
+    "viewer_cannot_replay": (
+        "查看员只能查看;重新投递需操作员登录。",
+        "A viewer only reads; replaying takes the operator.",
+    ),
+    "service_intake": ("受理(intake)", "intake"),
+    "service_dispatch": ("派单(dispatch)", "dispatch"),
+    "service_sla-monitor": ("时限监控(sla-monitor)", "sla-monitor"),
+    "service_scoring": ("考核(scoring)", "scoring"),
+    "service_notify": ("通知(notify)", "notify"),
+    "service_console": ("运行中心(console)", "console"),
     # Channels
     "channel_native": ("居民助手", "residents' app"),
     "channel_chat_group": ("网格群", "grid chat group"),

@@ -57,7 +57,8 @@ Choice = Annotated[RankingChoice, Depends(ranking_choice)]
 
 
 def bars(entries: list[dict[str, Any]], width: float = 480) -> list[dict[str, Any]]:
-    """The leaders' bars: each entry's value scaled to `width` against the largest."""
+    """The leaders' bars: each entry's value scaled to `width` against the largest (the chart
+    is 240 for the names, `width` for the bars and 80 for the figure after the longest)."""
     ranked = [e for e in entries if e.get("value") is not None][:BARS]
     top = max((float(e["value"]) for e in ranked), default=0.0) or 1.0
     return [{**e, "width": round(float(e["value"]) / top * width, 1)} for e in ranked]

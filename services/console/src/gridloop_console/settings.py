@@ -17,9 +17,12 @@ class ConsoleSettings(StaffKeySettings):
     session_cookie_secure: bool = False
     # The language of a page whose visitor has not chosen one: Chinese, as the center works.
     default_language: str = Field(default="zh", pattern="^(zh|en)$")
-    # Where the services are whose APIs the console calls (rankings, notices, actions).
+    # Where the services are whose APIs the console calls (rankings, notices, actions, and
+    # every service's parked messages).
+    intake_url: str = "http://127.0.0.1:8001"
+    dispatch_url: str = "http://127.0.0.1:8002"
+    sla_monitor_url: str = "http://127.0.0.1:8003"
     scoring_url: str = "http://127.0.0.1:8004"
     notify_url: str = "http://127.0.0.1:8005"
-    dispatch_url: str = "http://127.0.0.1:8002"
     # How many open cases the board lists (the counts cover all of them).
     board_limit: int = Field(default=200, ge=1, le=5_000)

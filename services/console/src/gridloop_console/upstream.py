@@ -1,5 +1,5 @@
 """The other services' HTTP APIs, as the console calls them: scoring's rankings, notify's
-notices, dispatch's operations on cases.
+notices, dispatch's operations on cases, every service's parked messages.
 
 The console reads its own read model for what events tell; what another service computes or
 does (a ranking, a notice's delivery) it asks that service for, with the staff key of the
@@ -57,18 +57,13 @@ class Upstream:
     def __init__(
         self,
         *,
-        scoring_url: str,
-        notify_url: str,
-        dispatch_url: str,
+        urls: dict[str, str],
         operator_key: str,
         viewer_key: str,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        self._urls = {
-            "scoring": scoring_url.rstrip("/"),
-            "notify": notify_url.rstrip("/"),
-            "dispatch": dispatch_url.rstrip("/"),
-        }
+        # Service name ("scoring", "sla-monitor") → its base URL.
+        self._urls = {service: url.rstrip("/") for service, url in urls.items()}
         self._keys = {Role.OPERATOR: operator_key, Role.VIEWER: viewer_key or operator_key}
         self._http = http or httpx.AsyncClient(timeout=TIMEOUT_SECONDS)
 
@@ -123,6 +118,17 @@ class Upstream:
             json=body,
             headers={"Idempotency-Key": idempotency_key},
         )
+        return dict(answer.json())
+
+    async def parked(self, role: Role, service: str, limit: int) -> dict[str, Any]:
+        """A service's parked messages: how many, by reason, the oldest `limit`."""
+        answer = await self._call(role, service, "GET", "/v1/parked", params={"limit": limit})
+        return dict(answer.json())
+
+    async def replay_parked(
+        self, role: Role, service: str, chosen: dict[str, Any]
+    ) -> dict[str, Any]:
+        answer = await self._call(role, service, "POST", "/v1/parked/replay", json=chosen)
         return dict(answer.json())
 
     async def _call(

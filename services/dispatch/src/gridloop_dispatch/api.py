@@ -11,7 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gridloop_common.api_keys import keys_match, require_staff
+from gridloop_common.api_keys import keys_match
 from gridloop_common.catalogue import DEPARTMENTS
 from gridloop_common.contracts import (
     REJECT_REASONS,
@@ -30,6 +30,7 @@ from gridloop_common.http_errors import ApiProblem
 from gridloop_common.idempotency import IdempotencyKey, request_fingerprint
 from gridloop_common.messaging import department_queue
 from gridloop_common.reporter_tokens import TOKEN_HEADER
+from gridloop_common.staff import authenticated_staff
 from gridloop_dispatch.bootstrap import DispatchDeps
 from gridloop_dispatch.lifecycle import Refusal, RefusalKind
 from gridloop_dispatch.model import CASE_STATUSES, Case, case_document
@@ -61,16 +62,6 @@ async def authenticated_department(deps: Deps, key: ApiKey = None) -> str:
     if code is None:
         raise ApiProblem(401, "invalid_api_key", "the key is not a valid department key")
     return code
-
-
-async def authenticated_staff(request: Request, deps: Deps, key: ApiKey = None) -> None:
-    """The operator, or for a read the viewer (VIEWER_API_KEY)."""
-    require_staff(
-        key,
-        request.method,
-        operator=deps.settings.operator_api_key.get_secret_value(),
-        viewer=deps.settings.viewer_api_key.get_secret_value(),
-    )
 
 
 Department = Annotated[str, Depends(authenticated_department)]

@@ -14,7 +14,8 @@ from gridloop_common.catalogue import CATEGORIES_BY_CODE, DEPARTMENTS_BY_CODE
 from gridloop_common.http import problem
 from gridloop_common.idempotency import IdempotencyKey
 from gridloop_common.registry import load_registry
-from gridloop_dispatch.api import Deps, authenticated_staff, cause_for, respond
+from gridloop_common.staff import authenticated_staff
+from gridloop_dispatch.api import Deps, cause_for, respond
 from gridloop_dispatch.auth import department_key, hash_key, new_secret
 from gridloop_dispatch.routing import CITY, RoutingRule, RuleLevel
 

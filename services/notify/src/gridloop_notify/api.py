@@ -7,16 +7,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gridloop_common.api_keys import API_KEY_HEADER, require_staff
 from gridloop_common.http import MAX_OFFSET, app_deps, problem
 from gridloop_common.http_errors import error_body
 from gridloop_common.idempotency import REPLAYED_HEADER, IdempotencyKey, request_fingerprint
 from gridloop_common.registry import UnknownAreaError
+from gridloop_common.staff import authenticated_staff
 from gridloop_notify import notices as notice_rules
 from gridloop_notify.audience import Audience, townships
 from gridloop_notify.bootstrap import NotifyDeps
@@ -26,22 +26,6 @@ from gridloop_notify.repository import DeliveryRecord, NoticeRecord
 Deps = Annotated[NotifyDeps, Depends(app_deps)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 ChannelName = Literal["chat_group", "sms", "email", "webhook"]
-
-OperatorKey = Annotated[
-    str | None, Header(alias=API_KEY_HEADER, description="The operator key (OPERATOR_API_KEY)")
-]
-
-
-async def authenticated_staff(request: Request, deps: Deps, key: OperatorKey = None) -> None:
-    """The operator reads and sends; the viewer (VIEWER_API_KEY) only reads."""
-    settings = deps.settings
-    require_staff(
-        key,
-        request.method,
-        operator=settings.operator_api_key.get_secret_value(),
-        viewer=settings.viewer_api_key.get_secret_value(),
-    )
-
 
 STAFF_ONLY: dict[int | str, dict[str, Any]] = {
     401: {"description": "no key, or not the operator key"},

@@ -21,8 +21,9 @@ from gridloop_common.idempotency import (
     id_for_key,
     request_fingerprint,
 )
+from gridloop_common.staff import authenticated_staff
 from gridloop_notify.alerts import SUBSCRIBABLE, Filters, Subscription, inapplicable_filters
-from gridloop_notify.api import STAFF_ONLY, Deps, authenticated_staff
+from gridloop_notify.api import STAFF_ONLY, Deps
 from gridloop_notify.settings import http_url
 
 router = APIRouter(

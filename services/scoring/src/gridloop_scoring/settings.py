@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from gridloop_common.settings import ServiceSettings
+from gridloop_common.settings import StaffKeySettings
 from gridloop_scoring.levels import LEVEL_METRICS, LEVELS
 
 _AREA_WEIGHTS = {
@@ -31,7 +31,7 @@ DEFAULT_GRADE_WEIGHTS: dict[str, dict[str, float]] = {
 }
 
 
-class ScoringSettings(ServiceSettings):
+class ScoringSettings(StaffKeySettings):
     service_name: str = "scoring"
     http_port: int = Field(default=8004, ge=1, le=65535)
     # JSON: {"<level>": {"<metric>": weight, ...}, ...}; levels left out keep their defaults.

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from gridloop_common.api_keys import API_KEY_HEADER, require_staff
 from gridloop_common.contracts.sla import ClockName
 from gridloop_common.http import app_deps, problem
 from gridloop_common.periods import EXPECTED_FORMATS, InvalidPeriod, parse_period
+from gridloop_common.staff import authenticated_staff
 from gridloop_sla_monitor.board import board, order_statuses, rates
 from gridloop_sla_monitor.bootstrap import SlaMonitorDeps
 from gridloop_sla_monitor.clocks import Colour, TimerState, Verdict, colour
@@ -19,25 +19,10 @@ from gridloop_sla_monitor.timer import Timer
 
 Deps = Annotated[SlaMonitorDeps, Depends(app_deps)]
 
-StaffKey = Annotated[
-    str | None, Header(alias=API_KEY_HEADER, description="The operator's or the viewer's key")
-]
-
-
-async def authenticated_staff(request: Request, deps: Deps, key: StaffKey = None) -> None:
-    # A department's standing and every order's clocks: the center's and its viewers' reading.
-    settings = deps.settings
-    require_staff(
-        key,
-        request.method,
-        operator=settings.operator_api_key.get_secret_value(),
-        viewer=settings.viewer_api_key.get_secret_value(),
-    )
-
-
 router = APIRouter(
     prefix="/v1",
     tags=["sla"],
+    # A department's standing and every order's clocks: the center's and its viewers' reading.
     dependencies=[Depends(authenticated_staff)],
     responses={
         401: {"description": "no key, or neither the operator's nor the viewer's"},

@@ -6,7 +6,8 @@ The runtime holds one `ServiceBroker` and never sees aio-pika: what it needs of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aio_pika
@@ -88,6 +89,17 @@ class ServiceBroker:
         queue = await declare_inbox(channel, service, bindings, retry_delays_ms, delivery_limit)
         self._inbox = Inbox(queue, channel, Publisher(channel, app_id=service))
         return self._inbox
+
+    @asynccontextmanager
+    async def side_channel(self, app_id: str) -> AsyncIterator[tuple[AbstractChannel, Publisher]]:
+        """A confirmed channel of its own and a publisher on it, closed when done: an operator's
+        look at or replay of parked messages, whose unacknowledged messages the broker gives
+        back the moment the channel closes, whatever happened in between."""
+        channel = await _confirmed_channel(self._connection)
+        try:
+            yield channel, Publisher(channel, app_id=app_id)
+        finally:
+            await channel.close()
 
     def on_lost(self, callback: Callable[[str | None], None]) -> None:
         """`callback(reason)` when the connection is lost (it is then being restored)."""

@@ -66,6 +66,13 @@ def describe(position: int, message: AbstractIncomingMessage) -> ParkedMessage:
     )
 
 
+async def waiting(channel: AbstractChannel, service: str) -> int:
+    """How many parked messages are ready, as the broker counts them now (one that another
+    look holds unacknowledged at this moment is not among them)."""
+    queue = await channel.declare_queue(dead_queue(service), passive=True)
+    return int(queue.declaration_result.message_count or 0)
+
+
 async def peek(channel: AbstractChannel, service: str, limit: int = 10_000) -> list[ParkedMessage]:
     """Up to `limit` parked messages, oldest first; the queue is left as it was."""
     queue = await channel.get_queue(dead_queue(service))
