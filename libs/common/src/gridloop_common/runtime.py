@@ -234,6 +234,11 @@ class ServiceRuntime:
         waiting = await self.broker.waiting(queues)
         return InboxState(since, waiting) if waiting is not None else InboxState(None, None)
 
+    def holding_since(self) -> datetime | None:
+        """The earliest event time among the deliveries this replica's consumer holds: the
+        broker counts them as unacknowledged, not as waiting (`Consumer.holding_since`)."""
+        return None if self._consumer is None else self._consumer.holding_since()
+
     async def readiness(self) -> dict[str, bool]:
         broker = self.broker is not None and self.broker.is_open
         return {"broker": broker, "database": await ping(self.mongo)}

@@ -264,3 +264,31 @@ async def test_a_replica_that_lost_its_database_takes_no_more_messages_until_it_
         lambda: asyncio.sleep(0, sorted(handled) == ["first", "second"]), what="both handled"
     )
     await consumer.stop()
+
+
+async def test_a_delivery_in_hand_is_told_by_its_event_time_until_it_is_acknowledged(
+    amqp: AbstractChannel,
+) -> None:
+    """The broker counts a delivery being handled as unacknowledged, not as waiting: the
+    consumer itself says which event times it holds (sla-monitor's verdicts wait on them)."""
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(event: CaseAccepted, delivery: Delivery) -> None:
+        started.set()
+        await release.wait()
+
+    consumer = await _run_consumer(amqp, slow)
+    assert consumer.holding_since() is None
+    earlier = datetime(2026, 12, 7, 8, 0, 1, tzinfo=UTC)
+    later = datetime(2026, 12, 7, 8, 0, 2, tzinfo=UTC)
+    publisher = Publisher(amqp, "t")
+    await publisher.publish(envelope(accepted("o20"), source="t", time=later))
+    await publisher.publish(envelope(accepted("o21"), source="t", time=earlier))
+    await asyncio.wait_for(started.wait(), 10)
+    await eventually(
+        lambda: asyncio.sleep(0, consumer.holding_since() == earlier), what="both in hand"
+    )
+    release.set()
+    await eventually(lambda: asyncio.sleep(0, consumer.holding_since() is None), what="released")
+    await consumer.stop()

@@ -9,12 +9,13 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from gridloop_common.clock import Clock, SystemClock
 from gridloop_sla_monitor import partitions
+from gridloop_sla_monitor.evidence import MemberBeat
 from gridloop_sla_monitor.repository import LeaseRepository
 
 log = structlog.stdlib.get_logger("gridloop.sla_monitor")
@@ -52,6 +53,9 @@ class LeaseKeeper:
     clock: leases are about processes being alive, not about SLA time). Locally a lease counts
     only until one renewal round before its expiry, measured on the monotonic clock, so a
     replica that cannot reach the database stops scanning before anyone else may start.
+
+    Each heartbeat also says when it was written and the earliest event this replica's consumer
+    holds (`holding`); the heartbeats read back are what the scan waits on (`evidence`).
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class LeaseKeeper:
         lease_seconds: float,
         clock: Clock | None = None,
         on_change: Callable[[], None] = lambda: None,
+        holding: Callable[[], datetime | None] = lambda: None,
     ) -> None:
         self._leases = leases
         self._partitioning = partitioning
@@ -71,12 +76,18 @@ class LeaseKeeper:
         self.round_seconds = lease_seconds / 3
         self._clock = clock or SystemClock()
         self.on_change = on_change
+        self._holding = holding
+        self._members: tuple[MemberBeat, ...] = ()
         # partition -> monotonic time until which this replica may scan it
         self._valid_until: dict[int, float] = {}
 
     def owned(self) -> tuple[int, ...]:
         now = time.monotonic()
         return tuple(sorted(p for p, until in self._valid_until.items() if until > now))
+
+    def members(self) -> tuple[MemberBeat, ...]:
+        """Every replica's heartbeat as read in the last round."""
+        return self._members
 
     def holds(self, partition: int) -> bool:
         return self._valid_until.get(partition, 0.0) > time.monotonic()
@@ -102,9 +113,13 @@ class LeaseKeeper:
         started = time.monotonic()
         now = self._clock.now()
         until = now + self._lease
-        await self._leases.heartbeat(self.replica, until, until + FORGET_AFTER)
-        stored, heartbeats = await self._leases.snapshot()
+        await self._leases.heartbeat(
+            self.replica, until, until + FORGET_AFTER, beat_at=now, holding_since=self._holding()
+        )
+        stored, members = await self._leases.snapshot()
+        self._members = tuple(members)
         leases = [partitions.Lease(d.partition, d.owner, d.expires_at) for d in stored]
+        heartbeats = {m.replica: m.expires_at for m in members}
         plan = partitions.plan(count, self.replica, leases, heartbeats, now)
         # A lease counts locally until one round before it expires in the database.
         valid_until = started + self._lease.total_seconds() - self.round_seconds

@@ -23,6 +23,7 @@ from gridloop_sla_monitor.clocks import (
     TimerState,
     Verdict,
 )
+from gridloop_sla_monitor.evidence import MemberBeat
 from gridloop_sla_monitor.timer import (
     ExtensionRecord,
     MarkRecord,
@@ -473,20 +474,36 @@ class LeaseRepository:
         count: int = config["partitions"]
         return count
 
-    async def heartbeat(self, replica: str, expires_at: datetime, forget_at: datetime) -> None:
+    async def heartbeat(
+        self,
+        replica: str,
+        expires_at: datetime,
+        forget_at: datetime,
+        *,
+        beat_at: datetime,
+        holding_since: datetime | None,
+    ) -> None:
         await self.leases.update_one(
             {"_id": f"member:{replica}"},
-            {"$set": {"kind": "member", "expires_at": expires_at, "forget_at": forget_at}},
+            {
+                "$set": {
+                    "kind": "member",
+                    "expires_at": expires_at,
+                    "forget_at": forget_at,
+                    "beat_at": beat_at,
+                    "holding_since": holding_since,
+                }
+            },
             upsert=True,
         )
 
     async def forget(self, replica: str) -> None:
         await self.leases.delete_one({"_id": f"member:{replica}"})
 
-    async def snapshot(self) -> tuple[list[LeaseDocument], dict[str, datetime]]:
-        """Every partition lease, and every member's heartbeat expiry."""
+    async def snapshot(self) -> tuple[list[LeaseDocument], list[MemberBeat]]:
+        """Every partition lease, and every member's last heartbeat."""
         leases: list[LeaseDocument] = []
-        members: dict[str, datetime] = {}
+        members: list[MemberBeat] = []
         async for document in self.leases.find({}):
             key: str = document["_id"]
             if key.startswith("partition:"):
@@ -496,7 +513,14 @@ class LeaseRepository:
                     )
                 )
             elif key.startswith("member:"):
-                members[key.removeprefix("member:")] = document["expires_at"]
+                members.append(
+                    MemberBeat(
+                        key.removeprefix("member:"),
+                        document["expires_at"],
+                        beat_at=document.get("beat_at"),
+                        holding_since=document.get("holding_since"),
+                    )
+                )
         return leases, members
 
     async def claim(self, partition: int, replica: str, now: datetime, until: datetime) -> bool:

@@ -6,15 +6,17 @@ import asyncio
 import contextlib
 import heapq
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 
-from gridloop_common.clock import Clock
+from gridloop_common.clock import Clock, SystemClock
 from gridloop_common.runtime import InboxState
 from gridloop_sla_monitor.clocks import judged_until
+from gridloop_sla_monitor.evidence import MemberBeat, Probe, confirmed_until
 from gridloop_sla_monitor.outgoing import sla_outgoing
 from gridloop_sla_monitor.repository import TimerRepository
 from gridloop_sla_monitor.timer import Timer, claimed
@@ -44,6 +46,8 @@ class TimerScanner:
     A mark is judged `grace` after it falls due, and only once the consumer is caught up
     (`clocks.judged_until`): an acceptance made in time but still on its way (in dispatch's
     outbox through a broker outage, in this inbox after a restart) is heard before the verdict.
+    What a replica holds in hand does not count as waiting: a probe counts once every other live
+    replica has beaten since, and the verdicts stay before the earliest event held (`evidence`).
     Without an `inbox` probe (unit tests) every mark is judged when due.
     """
 
@@ -60,6 +64,10 @@ class TimerScanner:
         grace: timedelta = timedelta(0),
         watermark: Callable[[], Awaitable[datetime | None]] | None = None,
         watermark_patience: timedelta = timedelta(minutes=10),
+        replica: str = "",
+        members: Callable[[], Sequence[MemberBeat]] = lambda: (),
+        holding: Callable[[], datetime | None] = lambda: None,
+        wall: Clock | None = None,
     ) -> None:
         self.timers = timers
         self.clock = clock
@@ -82,6 +90,12 @@ class TimerScanner:
         self._patience = watermark_patience
         self._judged: datetime | None = None
         self._inbox_checked_at = 0.0  # monotonic
+        self._replica = replica
+        self._members = members
+        self._holding = holding
+        # Heartbeats are on the wall clock (`LeaseKeeper`), SLA time on `clock`.
+        self._wall = wall or SystemClock()
+        self._probes: deque[Probe] = deque()
 
     def nudge(self, at: datetime | None = None) -> None:
         """A clock was armed or moved to `at`, or the leases changed (None): if it falls within
@@ -109,15 +123,29 @@ class TimerScanner:
         if time.monotonic() - self._inbox_checked_at < 0.2:
             return
         self._inbox_checked_at = time.monotonic()
+        # The watermark before the inbox: what dispatch had published by then is, at the probe,
+        # waiting, held by a replica, or handled.
+        published_until = await self._dispatch_published_until(now)
         state = await self._inbox()
+        checked_at = self._wall.now()
         now = self.clock.now()
-        self._judged = judged_until(
-            self._judged,
+        candidate = judged_until(
+            None,
             now,
             state.consuming_since,
             state.caught_up,
             self._grace,
-            dispatch_published_until=await self._dispatch_published_until(now),
+            dispatch_published_until=published_until,
+        )
+        if candidate is not None:
+            self._probes.append(Probe(checked_at, candidate))
+        self._judged = confirmed_until(
+            self._judged,
+            self._probes,
+            self._members(),
+            me=self._replica,
+            wall_now=self._wall.now(),
+            holding_here=self._holding(),
         )
 
     async def _dispatch_published_until(self, now: datetime) -> datetime | None:

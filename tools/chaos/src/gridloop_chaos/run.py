@@ -349,7 +349,9 @@ def _service_env(
         **config.system_windows(),
         **sink.sink_urls,
         "SLA_TICK_SECONDS": "0.2",
-        "SLA_LEASE_SECONDS": "4",
+        # At least 1.5 x MONGODB_TIMEOUT_MS: a replica cut from its database is waited for until
+        # its heartbeat lapses, by when what it held is back in a queue (sla-monitor `evidence`).
+        "SLA_LEASE_SECONDS": "4.5",
         "RETRY_DELAYS_MS": "500,2000,8000",
         "OUTBOX_SWEEP_INTERVAL_SECONDS": "0.5",
         "OUTBOX_GRACE_SECONDS": "2",

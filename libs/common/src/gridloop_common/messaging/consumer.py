@@ -173,6 +173,9 @@ class Consumer:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # The event time of every delivery in hand (see `holding_since`), by arrival number.
+        self._held: dict[int, datetime] = {}
+        self._arrivals = 0
 
     async def start(self) -> None:
         self._consumer_tag = await self._queue.consume(self._on_message)
@@ -189,23 +192,38 @@ class Consumer:
         except TimeoutError:
             log.warning("consumer_stop_timed_out", in_flight=self._in_flight)
 
+    def holding_since(self) -> datetime | None:
+        """The earliest event time among the deliveries this consumer holds (received, not yet
+        acknowledged or handed on), None when it holds none.
+
+        The broker counts a delivery in hand as *unacknowledged*, not as waiting, so a judge of
+        deadlines that asks only the broker misses it (sla-monitor's scan bounds its verdicts by
+        this, on every replica: docs/reliability.md)."""
+        return min(self._held.values(), default=None)
+
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._in_flight += 1
         self._idle.clear()
+        decoded = _decode(message.body)
+        self._arrivals += 1
+        arrival = self._arrivals
+        if isinstance(decoded, CloudEvent):
+            self._held[arrival] = decoded.time
         try:
             if message.redelivered and self._journal is not None:
                 async with self._gate.alone():
-                    await self._process_after_crash(message, self._journal)
+                    await self._process_after_crash(message, self._journal, decoded)
             else:
                 async with self._gate.together():
-                    await self._process(message)
+                    await self._process(message, decoded)
         finally:
+            self._held.pop(arrival, None)
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
 
     async def _process_after_crash(
-        self, message: AbstractIncomingMessage, journal: CrashJournal
+        self, message: AbstractIncomingMessage, journal: CrashJournal, decoded: Decoded
     ) -> None:
         key = _journal_key(self._service, message)
         origin = _origin_of(message)
@@ -229,16 +247,18 @@ class Consumer:
                 await self._park(message, origin, reason)
                 self._metrics.message_handled("crashing", "parked")
                 return
-            await self._process(message)
+            await self._process(message, decoded)
         finally:
             with contextlib.suppress(Exception):
                 await journal.end(key)
 
-    async def _process(self, message: AbstractIncomingMessage) -> None:
+    async def _process(self, message: AbstractIncomingMessage, decoded: Decoded) -> None:
         crash_on_poison(self._poison_marker, message.body)
         origin = _origin_of(message)
         try:
-            event = CloudEvent.model_validate_json(message.body)
+            if isinstance(decoded, ValidationError):
+                raise decoded
+            event = decoded
             subscription = self._handlers.get(event.type)
             if subscription is None:
                 raise PermanentError(f"no handler for message type {event.type!r}")
@@ -415,6 +435,17 @@ def _origin_of(message: AbstractIncomingMessage) -> _Origin:
         if WAITING_SINCE_HEADER in headers
         else None,
     )
+
+
+# A message's envelope, or why it is not one: decoded once, on arrival.
+Decoded = CloudEvent | ValidationError
+
+
+def _decode(body: bytes) -> Decoded:
+    try:
+        return CloudEvent.model_validate_json(body)
+    except ValidationError as error:
+        return error
 
 
 def _journal_key(service: str, message: AbstractIncomingMessage) -> str:
